@@ -1,0 +1,243 @@
+"""Checking and upserting members: the one path the API, CSV import and webhooks share."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from herald.audiences.models import CHANNEL_CONSENTS, TIERS, Consent, Contact, Suppression
+from herald.core import clock
+from herald.core.errors import ValidationError
+
+TEXT_FIELDS = {"external_id": 255, "first_name": 255, "last_name": 255, "locale": 35}
+FIELDS = {
+    "external_id",
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "locale",
+    "timezone",
+    "tier",
+    "points",
+    "birthday",
+    "attributes",
+    "consent",
+}
+
+
+def normalise_email(raw: Any) -> str:
+    """A syntactically valid, normalised address (no DNS look-up)."""
+    if not isinstance(raw, str):
+        raise ValueError("must be text")
+    try:
+        return validate_email(raw.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def normalise_phone(raw: Any, region: str) -> str:
+    """E.164 form of a phone number; numbers without ``+`` are read in ``region``."""
+    if not isinstance(raw, str | int):
+        raise ValueError("must be text")
+    try:
+        number = phonenumbers.parse(str(raw).strip(), region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"not a phone number: {exc}") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(f"{raw!r} is not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def clean(payload: Any, region: str = "CN", partial: bool = False) -> dict[str, Any]:
+    """Check a contact payload; returns cleaned values or raises :class:`ValidationError` naming
+    every bad field."""
+    if not isinstance(payload, Mapping):
+        raise ValidationError("a contact must be a JSON object", {"": "must be an object"})
+    problems: dict[str, str] = {}
+    out: dict[str, Any] = {}
+    for key in payload:
+        if key not in FIELDS:
+            problems[str(key)] = "unknown field"
+    for key, limit in TEXT_FIELDS.items():
+        if key in payload:
+            value = payload[key]
+            if value is None:
+                out[key] = None
+            elif not isinstance(value, str):
+                problems[key] = "must be text"
+            elif len(value) > limit:
+                problems[key] = f"at most {limit} characters"
+            else:
+                out[key] = value.strip() or None
+    for key, fn in (("email", normalise_email), ("phone", lambda v: normalise_phone(v, region))):
+        if key in payload:
+            if payload[key] in (None, ""):
+                out[key] = None
+                continue
+            try:
+                out[key] = fn(payload[key])
+            except ValueError as exc:
+                problems[key] = str(exc)
+    if "timezone" in payload and payload["timezone"] not in (None, ""):
+        try:
+            out["timezone"] = ZoneInfo(str(payload["timezone"])).key
+        except (ZoneInfoNotFoundError, ValueError):
+            problems["timezone"] = f"{payload['timezone']!r} is not an IANA time zone"
+    elif "timezone" in payload:
+        out["timezone"] = None
+    if "tier" in payload:
+        if payload["tier"] not in TIERS:
+            problems["tier"] = f"must be one of {', '.join(TIERS)}"
+        else:
+            out["tier"] = payload["tier"]
+    if "points" in payload:
+        points = payload["points"]
+        if isinstance(points, bool) or not isinstance(points, int):
+            problems["points"] = "must be a whole number"
+        elif points < 0:
+            problems["points"] = "must not be negative"
+        else:
+            out["points"] = points
+    if "birthday" in payload:
+        raw = payload["birthday"]
+        if raw in (None, ""):
+            out["birthday"] = None
+        else:
+            try:
+                out["birthday"] = date.fromisoformat(str(raw))
+            except ValueError:
+                problems["birthday"] = "must be a date such as 1990-05-17"
+    if "attributes" in payload:
+        if not isinstance(payload["attributes"], Mapping):
+            problems["attributes"] = "must be an object"
+        else:
+            out["attributes"] = dict(payload["attributes"])
+    if "consent" in payload:
+        consent = payload["consent"]
+        if not isinstance(consent, Mapping):
+            problems["consent"] = 'must be an object such as {"email": true}'
+        else:
+            for channel, granted in consent.items():
+                if channel not in CHANNEL_CONSENTS:
+                    problems[f"consent.{channel}"] = "unknown channel"
+                elif not isinstance(granted, bool):
+                    problems[f"consent.{channel}"] = "must be true or false"
+            out["consent"] = dict(consent)
+    if not partial and not (out.get("external_id") or out.get("email")) and not problems:
+        problems["email"] = "external_id or email is required"
+    if problems:
+        first, message = next(iter(problems.items()))
+        raise ValidationError(f"{first}: {message}", problems)
+    return out
+
+
+def find(session: Session, values: Mapping[str, Any]) -> Contact | None:
+    """The live member matching ``external_id``, else ``email``."""
+    if values.get("external_id"):
+        found = session.scalar(select(Contact).where(Contact.external_id == values["external_id"]))
+        if found is not None:
+            return found
+    if values.get("email"):
+        return session.scalar(select(Contact).where(Contact.email == values["email"]))
+    return None
+
+
+def apply(session: Session, contact: Contact, values: Mapping[str, Any], source: str) -> bool:
+    """Write cleaned ``values`` onto ``contact``; fields left out keep their values. Returns
+    whether anything changed."""
+    changed = False
+    for key, value in values.items():
+        if key == "consent":
+            for channel, granted in value.items():
+                changed |= set_consent(session, contact, channel, granted, source)
+            continue
+        if key == "attributes":
+            merged = {**(contact.attributes or {}), **value}
+            if merged != (contact.attributes or {}):
+                contact.attributes = merged
+                changed = True
+            continue
+        if getattr(contact, key) != value:
+            setattr(contact, key, value)
+            changed = True
+    return changed
+
+
+def set_consent(
+    session: Session, contact: Contact, channel: str, granted: bool, source: str
+) -> bool:
+    """Record consent on one channel; a suppressed address can't be opted back in by an import
+    or webhook."""
+    if granted and is_suppressed(session, contact, channel):
+        granted = False
+    for consent in contact.consents:
+        if consent.channel == channel:
+            if consent.granted == granted:
+                return False
+            consent.granted = granted
+            consent.source = source
+            consent.updated_at = clock.now()
+            return True
+    contact.consents.append(Consent(channel=channel, granted=granted, source=source))
+    return True
+
+
+def is_suppressed(session: Session, contact: Contact, channel: str) -> bool:
+    address = contact.email if channel == "email" else contact.phone
+    if not address:
+        return False
+    return (
+        session.scalar(
+            select(Suppression.id).where(
+                Suppression.channel == channel, Suppression.address == address
+            )
+        )
+        is not None
+    )
+
+
+def upsert(
+    session: Session, payload: Any, *, source: str = "api", region: str = "CN"
+) -> tuple[Contact, bool]:
+    """Create or update a member by ``external_id``, else ``email``. Returns (contact, created)."""
+    values = clean(payload, region)
+    contact = find(session, values)
+    created = contact is None
+    if contact is None:
+        contact = Contact(attributes={})
+        session.add(contact)
+    apply(session, contact, values, source)
+    session.flush()
+    return contact, created
+
+
+def to_dict(contact: Contact) -> dict[str, Any]:
+    """The API shape of a member."""
+    return {
+        "id": contact.id,
+        "external_id": contact.external_id,
+        "email": contact.email,
+        "phone": contact.phone,
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "locale": contact.locale,
+        "timezone": contact.timezone,
+        "tier": contact.tier,
+        "points": contact.points,
+        "birthday": contact.birthday.isoformat() if contact.birthday else None,
+        "attributes": contact.attributes or {},
+        "consent": {c.channel: c.granted for c in contact.consents},
+        "orders_count": contact.orders_count,
+        "total_spent": float(contact.total_spent or 0),
+        "last_order_at": contact.last_order_at.isoformat() if contact.last_order_at else None,
+        "created_at": contact.created_at.isoformat() if contact.created_at else None,
+        "updated_at": contact.updated_at.isoformat() if contact.updated_at else None,
+    }

@@ -1,0 +1,213 @@
+"""The one metrics module: stats API, admin pages, weekly report and exports all read these
+functions, which follow the contract's definitions (section 9)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, case, distinct, func, or_, select
+from sqlalchemy.orm import Session
+
+from herald.audiences.models import Event
+from herald.campaigns import status as st
+from herald.campaigns.models import Campaign, Delivery, Run, Variant
+
+COUNTS = (
+    "recipients",
+    "sent",
+    "delivered",
+    "failed",
+    "bounced",
+    "suppressed",
+    "skipped",
+    "uncertain",
+    "pending",
+    "unique_opens",
+    "opens",
+    "machine_opens",
+    "unique_clicks",
+    "clicks",
+    "unsubscribes",
+    "complaints",
+    "conversions",
+)
+RATES = ("open_rate", "click_rate", "ctor", "unsubscribe_rate", "conversion_rate")
+CONVERSION_WINDOW = timedelta(days=5)
+SUPPRESSION_REASONS = ("suppressed", "no consent")
+
+
+def ratio(numerator: float, denominator: float) -> float:
+    """A rate; 0 when the denominator is 0."""
+    return float(numerator) / float(denominator) if denominator else 0.0
+
+
+def finish(counts: dict[str, Any]) -> dict[str, Any]:
+    """Derive ``delivered`` and the rates from raw counts."""
+    out = {name: int(counts.get(name, 0) or 0) for name in COUNTS}
+    out["revenue"] = round(float(counts.get("revenue", 0) or 0), 2)
+    out["delivered"] = max(0, out["sent"] - out["bounced"])
+    delivered = out["delivered"]
+    out["open_rate"] = ratio(out["unique_opens"], delivered)
+    out["click_rate"] = ratio(out["unique_clicks"], delivered)
+    out["ctor"] = ratio(out["unique_clicks"], out["unique_opens"])
+    out["unsubscribe_rate"] = ratio(out["unsubscribes"], delivered)
+    out["conversion_rate"] = ratio(out["conversions"], delivered)
+    return out
+
+
+def _ledger_counts(session: Session, run_ids: list[int]) -> dict[int | None, dict[str, int]]:
+    """Counts per variant id from the ledger."""
+    skipped_by_policy = and_(
+        Delivery.status == st.SKIPPED,
+        or_(Delivery.reason.in_(SUPPRESSION_REASONS), Delivery.reason.like("frequency cap%")),
+    )
+    rows = session.execute(
+        select(
+            Delivery.variant_id,
+            func.count().label("recipients"),
+            func.sum(case((Delivery.status == st.SENT, 1), else_=0)).label("sent"),
+            func.sum(case((Delivery.status == st.FAILED, 1), else_=0)).label("failed"),
+            func.sum(case((skipped_by_policy, 1), else_=0)).label("suppressed"),
+            func.sum(case((Delivery.status == st.SKIPPED, 1), else_=0)).label("skipped"),
+            func.sum(case((Delivery.uncertain.is_(True), 1), else_=0)).label("uncertain"),
+            func.sum(case((Delivery.status.in_((st.PENDING, st.SENDING)), 1), else_=0)).label(
+                "pending"
+            ),
+        )
+        .where(Delivery.run_id.in_(run_ids))
+        .group_by(Delivery.variant_id)
+    ).mappings()
+    return {row["variant_id"]: dict(row) for row in rows}
+
+
+def _event_counts(session: Session, run_ids: list[int]) -> dict[int | None, dict[str, Any]]:
+    """Counts per variant id from tracking events tied to the runs' deliveries."""
+    human = Event.machine.is_(False)
+    kinds = {
+        "unique_opens": (Event.type == "email.opened") & human,
+        "unique_clicks": (Event.type == "email.clicked") & human,
+    }
+    rows = session.execute(
+        select(
+            Delivery.variant_id,
+            *[
+                func.count(distinct(case((cond, Event.delivery_id)))).label(name)
+                for name, cond in kinds.items()
+            ],
+            func.sum(case(((Event.type == "email.opened") & human, 1), else_=0)).label("opens"),
+            func.sum(case(((Event.type == "email.opened") & ~human, 1), else_=0)).label(
+                "machine_opens"
+            ),
+            func.sum(case(((Event.type == "email.clicked") & human, 1), else_=0)).label("clicks"),
+            func.count(distinct(case((Event.type == "unsubscribed", Event.delivery_id)))).label(
+                "unsubscribes"
+            ),
+            func.count(distinct(case((Event.type == "complained", Event.delivery_id)))).label(
+                "complaints"
+            ),
+            func.count(distinct(case((Event.type == "bounced", Event.delivery_id)))).label(
+                "bounced"
+            ),
+        )
+        .join(Delivery, Delivery.id == Event.delivery_id)
+        .where(Delivery.run_id.in_(run_ids))
+        .group_by(Delivery.variant_id)
+    ).mappings()
+    return {row["variant_id"]: dict(row) for row in rows}
+
+
+def _conversions(session: Session, run_ids: list[int]) -> dict[int | None, dict[str, Any]]:
+    """Orders placed by a recipient within five days after their human click on the campaign."""
+    click = (
+        select(
+            Event.contact_id, Delivery.variant_id, func.min(Event.occurred_at).label("first_click")
+        )
+        .join(Delivery, Delivery.id == Event.delivery_id)
+        .where(
+            Delivery.run_id.in_(run_ids), Event.type == "email.clicked", Event.machine.is_(False)
+        )
+        .group_by(Event.contact_id, Delivery.variant_id)
+        .subquery()
+    )
+    order = Event.__table__.alias("orders")
+    rows = session.execute(
+        select(
+            click.c.variant_id, click.c.first_click, order.c.id, order.c.occurred_at, order.c.data
+        )
+        .join(order, order.c.contact_id == click.c.contact_id)
+        .where(order.c.type == "order.placed", order.c.occurred_at >= click.c.first_click)
+    ).all()
+    out: dict[int | None, dict[str, Any]] = {}
+    seen: set[int] = set()
+    for variant_id, first_click, order_id, placed_at, data in rows:
+        # interval arithmetic differs between SQLite and PostgreSQL; the window is checked here
+        if _aware(placed_at) - _aware(first_click) > CONVERSION_WINDOW or order_id in seen:
+            continue
+        seen.add(order_id)
+        slot = out.setdefault(variant_id, {"conversions": 0, "revenue": Decimal(0)})
+        slot["conversions"] += 1
+        slot["revenue"] += Decimal(str((data or {}).get("total", 0) or 0))
+    return out
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _merge(*parts: dict[int | None, dict[str, Any]]) -> dict[int | None, dict[str, Any]]:
+    merged: dict[int | None, dict[str, Any]] = {}
+    for part in parts:
+        for key, values in part.items():
+            slot = merged.setdefault(key, {})
+            for name, value in values.items():
+                if name == "variant_id":
+                    continue
+                slot[name] = (slot.get(name) or 0) + (value or 0)
+    return merged
+
+
+def _sum(groups: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    total: dict[str, Any] = {}
+    for group in groups:
+        for name, value in group.items():
+            total[name] = (total.get(name) or 0) + (value or 0)
+    return total
+
+
+def runs_stats(
+    session: Session, run_ids: list[int]
+) -> tuple[dict[str, Any], dict[int | None, dict[str, Any]]]:
+    """Total metrics and per-variant-id metrics over a set of runs."""
+    if not run_ids:
+        return finish({}), {}
+    per_variant = _merge(
+        _ledger_counts(session, run_ids),
+        _event_counts(session, run_ids),
+        _conversions(session, run_ids),
+    )
+    return finish(_sum(per_variant.values())), {k: finish(v) for k, v in per_variant.items()}
+
+
+def campaign_stats(session: Session, campaign: Campaign) -> dict[str, Any]:
+    """``GET /campaigns/{id}/stats``: totals, per-variant metrics and the A/B outcome."""
+    run_ids = list(session.scalars(select(Run.id).where(Run.campaign_id == campaign.id)))
+    total, per_variant = runs_stats(session, run_ids)
+    names = dict(
+        session.execute(
+            select(Variant.id, Variant.name).where(Variant.campaign_id == campaign.id)
+        ).all()
+    )
+    variants = {name: per_variant.get(vid, finish({})) for vid, name in names.items()}
+    decision = (campaign.ab_test or {}).get("decision")
+    return {
+        "campaign_id": campaign.id,
+        "status": campaign.status,
+        "runs": len(run_ids),
+        "total": total,
+        "variants": variants,
+        "winner": (decision or {}).get("winner"),
+        "decision": decision,
+    }

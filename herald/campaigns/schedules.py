@@ -1,0 +1,116 @@
+"""Schedules: parse what a marketer stored and compute when a campaign next falls due."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.triggers.cron import CronTrigger
+
+from herald.core.errors import ValidationError
+
+TYPES = ("immediate", "once", "recurring", "local_time")
+# the earliest and latest zones on Earth: a local_time send spans this window
+EARLIEST_OFFSET = timedelta(hours=14)
+LATEST_OFFSET = timedelta(hours=12)
+
+
+def _problem(field: str, message: str) -> ValidationError:
+    return ValidationError(f"schedule.{field}: {message}", {f"schedule.{field}": message})
+
+
+def parse_at(raw: Any, field: str = "at") -> datetime:
+    """An ISO 8601 instant that must carry an offset or ``Z``."""
+    if not isinstance(raw, str):
+        raise _problem(field, "must be an ISO 8601 time such as 2026-11-11T10:00:00+08:00")
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise _problem(field, f"{raw!r} is not an ISO 8601 time") from None
+    if value.tzinfo is None:
+        raise _problem(field, f"{raw!r} has no offset; add one such as +08:00 or Z")
+    return value
+
+
+def _cron(raw: Any, zone: ZoneInfo) -> CronTrigger:
+    if not isinstance(raw, str) or len(raw.split()) != 5:
+        raise _problem("cron", "must be a five-field cron expression such as '0 10 8 * *'")
+    try:
+        return CronTrigger.from_crontab(raw, timezone=zone)
+    except ValueError as exc:
+        raise _problem("cron", f"{raw!r}: {exc}") from None
+
+
+def _zone(raw: Any, default: ZoneInfo) -> ZoneInfo:
+    if raw is None:
+        return default
+    try:
+        return ZoneInfo(str(raw))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _problem("timezone", f"{raw!r} is not an IANA time zone") from None
+
+
+def validate(schedule: Any, default_zone: ZoneInfo) -> dict[str, Any]:
+    """Check a schedule and return it normalised; raises :class:`ValidationError` naming the
+    field."""
+    if schedule is None:
+        return {"type": "immediate"}
+    if not isinstance(schedule, Mapping):
+        raise ValidationError("schedule must be an object", {"schedule": "must be an object"})
+    kind = schedule.get("type")
+    if kind not in TYPES:
+        raise _problem("type", f"{kind!r} is not one of {', '.join(TYPES)}")
+    allowed = {
+        "immediate": {"type"},
+        "once": {"type", "at"},
+        "recurring": {"type", "cron", "timezone"},
+        "local_time": {"type", "date", "time"},
+    }[kind]
+    unknown = sorted(set(schedule) - allowed)
+    if unknown:
+        raise _problem(unknown[0], f"not a field of a {kind} schedule")
+    out: dict[str, Any] = {"type": kind}
+    if kind == "once":
+        out["at"] = parse_at(schedule.get("at")).isoformat()
+    elif kind == "recurring":
+        zone = _zone(schedule.get("timezone"), default_zone)
+        _cron(schedule.get("cron"), zone)
+        out.update(cron=schedule["cron"], timezone=zone.key)
+    elif kind == "local_time":
+        try:
+            date.fromisoformat(str(schedule.get("date")))
+        except ValueError:
+            raise _problem("date", "must be a date such as 2026-11-11") from None
+        try:
+            time.fromisoformat(str(schedule.get("time")))
+        except ValueError:
+            raise _problem("time", "must be a wall-clock time such as 10:00") from None
+        out.update(date=schedule["date"], time=schedule["time"])
+    return out
+
+
+def next_due(
+    schedule: Mapping[str, Any], after: datetime, default_zone: ZoneInfo
+) -> datetime | None:
+    """When the schedule next falls due strictly after ``after`` (``None`` when never again).
+
+    ``immediate`` falls due at once; ``once`` at its instant; ``recurring`` at the next cron
+    time; ``local_time`` when the earliest zone reaches the wall-clock time.
+    """
+    kind = schedule.get("type", "immediate")
+    if kind == "immediate":
+        return after
+    if kind == "once":
+        return parse_at(schedule["at"])
+    if kind == "recurring":
+        zone = _zone(schedule.get("timezone"), default_zone)
+        fire = _cron(schedule["cron"], zone).get_next_fire_time(None, after + timedelta(seconds=1))
+        return fire
+    if kind == "local_time":
+        wall = datetime.combine(
+            date.fromisoformat(schedule["date"]), time.fromisoformat(schedule["time"])
+        )
+        return (wall - EARLIEST_OFFSET).replace(tzinfo=ZoneInfo("UTC"))
+    return None

@@ -1,0 +1,248 @@
+"""Creating campaigns and moving them through their statuses (what the API, admin and CLI call)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from herald.audiences.models import Segment
+from herald.campaigns import schedules, status
+from herald.campaigns.models import Batch, Campaign, Run, Variant
+from herald.channels.registry import CHANNELS, channel_class
+from herald.core import clock
+from herald.core.errors import NotFound, ValidationError
+
+CAMPAIGN_FIELDS = {"name", "channel", "segment_id", "variants", "ab_test", "schedule"}
+VARIANT_KEYS = {"name"}
+
+
+def _require(payload: Mapping[str, Any], key: str, kind: type, label: str) -> Any:
+    value = payload.get(key)
+    if value is None:
+        raise ValidationError(f"{key} is required", {key: "required"})
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise ValidationError(f"{key} must be {label}", {key: f"must be {label}"})
+    return value
+
+
+def check_variants(channel: str, variants: Any) -> list[dict[str, Any]]:
+    """Check every variant's fields and compile its templates; problems name the variant,
+    field and line (``variants[1].html``)."""
+    if not isinstance(variants, list) or not variants:
+        raise ValidationError("variants must be a non-empty list", {"variants": "required"})
+    cls = channel_class(channel)
+    problems: dict[str, str] = {}
+    names: set[str] = set()
+    out: list[dict[str, Any]] = []
+    for index, variant in enumerate(variants):
+        where = f"variants[{index}]"
+        if not isinstance(variant, Mapping):
+            problems[where] = "must be an object"
+            continue
+        name = variant.get("name") or chr(ord("A") + index)
+        if not isinstance(name, str) or len(name) > 40:
+            problems[f"{where}.name"] = "must be text of at most 40 characters"
+            continue
+        if name in names:
+            problems[f"{where}.name"] = f"variant name {name!r} is used twice"
+        names.add(name)
+        content = {k: v for k, v in variant.items() if k != "name"}
+        for field, problem in cls(_SETTINGS_FOR_CHECKS).check_variant(content).items():
+            problems[f"{where}.{field}"] = f"variant {name}: {problem}"
+        out.append({"name": name, **content})
+    if problems:
+        first = next(iter(problems.items()))
+        raise ValidationError(f"{first[0]}: {first[1]}", problems)
+    return out
+
+
+class _CheckSettings:
+    """Channels' ``check_variant`` reads no setting; this stands in so it needs none."""
+
+    def __getattr__(self, name: str) -> Any:
+        return None
+
+
+_SETTINGS_FOR_CHECKS: Any = _CheckSettings()
+
+
+def create_campaign(session: Session, payload: Any, default_zone: ZoneInfo) -> Campaign:
+    """Validate a campaign (contract section 8) and store it as a draft. Nothing is half-written:
+    every check runs before the first row is added."""
+    if not isinstance(payload, Mapping):
+        raise ValidationError("the body must be a JSON object", {"": "must be an object"})
+    unknown = sorted(set(payload) - CAMPAIGN_FIELDS)
+    if unknown:
+        raise ValidationError(
+            f"unknown field {unknown[0]!r}", {k: "unknown field" for k in unknown}
+        )
+    name = _require(payload, "name", str, "text").strip()
+    if not name or len(name) > 200:
+        raise ValidationError("name must be 1 to 200 characters", {"name": "1 to 200 characters"})
+    channel = _require(payload, "channel", str, "text")
+    if channel not in CHANNELS:
+        channel_class(channel)
+    segment_id = payload.get("segment_id")
+    cls = channel_class(channel)
+    if segment_id is not None:
+        if not isinstance(segment_id, int) or isinstance(segment_id, bool):
+            raise ValidationError("segment_id must be a whole number", {"segment_id": "not an id"})
+        if session.get(Segment, segment_id) is None:
+            raise ValidationError(
+                f"segment {segment_id} does not exist", {"segment_id": "no such segment"}
+            )
+    if segment_id is not None and cls.address is None:
+        raise ValidationError(
+            f"a {channel} campaign has no segment", {"segment_id": f"not used by {channel}"}
+        )
+    variants = check_variants(channel, payload.get("variants"))
+    schedule = schedules.validate(payload.get("schedule"), default_zone)
+    ab_test = payload.get("ab_test")
+    if ab_test is not None:
+        ab_test = check_ab_test(ab_test, [v["name"] for v in variants])
+    campaign = Campaign(
+        name=name,
+        channel=channel,
+        segment_id=segment_id,
+        schedule=schedule,
+        ab_test=ab_test,
+        status="draft",
+    )
+    for position, variant in enumerate(variants):
+        content = {k: v for k, v in variant.items() if k != "name"}
+        campaign.variants.append(Variant(name=variant["name"], position=position, content=content))
+    session.add(campaign)
+    session.flush()
+    return campaign
+
+
+def check_ab_test(ab_test: Any, variant_names: list[str]) -> dict[str, Any]:
+    """Check the ``ab_test`` block of a campaign."""
+    if not isinstance(ab_test, Mapping):
+        raise ValidationError("ab_test must be an object", {"ab_test": "must be an object"})
+    allowed = {"test_fraction", "metric", "decide_after_hours", "confidence", "fallback"}
+    unknown = sorted(set(ab_test) - allowed)
+    if unknown:
+        raise ValidationError(
+            f"ab_test.{unknown[0]} is not a field", {f"ab_test.{unknown[0]}": "unknown"}
+        )
+    fraction = ab_test.get("test_fraction", 0.2)
+    if not isinstance(fraction, int | float) or not 0 < fraction <= 1:
+        raise ValidationError(
+            "ab_test.test_fraction must be in (0, 1]", {"ab_test.test_fraction": "0 < x ≤ 1"}
+        )
+    metric = ab_test.get("metric", "click_rate")
+    if metric not in ("open_rate", "click_rate", "conversion_rate", "revenue"):
+        raise ValidationError(
+            f"ab_test.metric {metric!r} is not known", {"ab_test.metric": "unknown metric"}
+        )
+    hours = ab_test.get("decide_after_hours", 4)
+    if not isinstance(hours, int | float) or hours < 0:
+        raise ValidationError(
+            "ab_test.decide_after_hours must be ≥ 0", {"ab_test.decide_after_hours": "≥ 0"}
+        )
+    confidence = ab_test.get("confidence", 0.95)
+    if not isinstance(confidence, int | float) or not 0.5 <= confidence < 1:
+        raise ValidationError(
+            "ab_test.confidence must be in [0.5, 1)", {"ab_test.confidence": "0.5 ≤ x < 1"}
+        )
+    fallback = ab_test.get("fallback", variant_names[0])
+    if fallback not in variant_names:
+        raise ValidationError(
+            f"ab_test.fallback {fallback!r} is not a variant",
+            {"ab_test.fallback": "no such variant"},
+        )
+    if len(variant_names) < 2:
+        raise ValidationError(
+            "an A/B test needs at least two variants", {"variants": "at least two"}
+        )
+    return {
+        "test_fraction": float(fraction),
+        "metric": metric,
+        "decide_after_hours": float(hours),
+        "confidence": float(confidence),
+        "fallback": fallback,
+    }
+
+
+def get_campaign(session: Session, campaign_id: int) -> Campaign:
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound(f"campaign {campaign_id} does not exist")
+    return campaign
+
+
+def _transition(
+    session: Session, campaign: Campaign, action: str, new_status: str, **values: Any
+) -> None:
+    """Move the campaign only if nobody moved it meanwhile (compare-and-set on status)."""
+    status.check_action(action, campaign.status)
+    changed = session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign.id, Campaign.status == campaign.status)
+        .values(status=new_status, updated_at=clock.now(), **values)
+    ).rowcount
+    if changed != 1:
+        session.refresh(campaign)
+        status.check_action(action, campaign.status)
+    session.refresh(campaign)
+
+
+def arm(session: Session, campaign: Campaign, default_zone: ZoneInfo) -> Campaign:
+    """``/schedule``: arm the stored schedule; the scheduler's tick starts it when due."""
+    if campaign.status == "paused" and _active_run(session, campaign) is not None:
+        return resume(session, campaign)
+    due = schedules.next_due(campaign.schedule, clock.now(), default_zone)
+    if due is None:
+        raise ValidationError("the schedule never falls due again", {"schedule": "in the past"})
+    _transition(session, campaign, "schedule", "scheduled", next_run_at=due)
+    return campaign
+
+
+def send_now(session: Session, campaign: Campaign) -> Campaign:
+    """``/send-now``: due at once; the next tick (within a second) starts the run."""
+    if campaign.status == "paused" and _active_run(session, campaign) is not None:
+        return resume(session, campaign)
+    _transition(session, campaign, "send-now", "scheduled", next_run_at=clock.now())
+    return campaign
+
+
+def pause(session: Session, campaign: Campaign) -> Campaign:
+    """Stop handing messages out; workers finish the message in hand and leave the rest."""
+    _transition(session, campaign, "pause", "paused")
+    return campaign
+
+
+def resume(session: Session, campaign: Campaign) -> Campaign:
+    """Continue a paused campaign: its unfinished run goes on, or its schedule is re-armed."""
+    run = _active_run(session, campaign)
+    if run is None:
+        _transition(session, campaign, "resume", "scheduled")
+        return campaign
+    _transition(session, campaign, "resume", "sending")
+    # batches are re-enqueued by the next tick (enqueue after commit)
+    session.execute(
+        update(Batch)
+        .where(Batch.run_id == run.id, Batch.status == "queued")
+        .values(enqueued_at=None)
+    )
+    return campaign
+
+
+def cancel(session: Session, campaign: Campaign) -> Campaign:
+    """Cancel: no further message goes out; what was sent stays recorded."""
+    _transition(session, campaign, "cancel", "cancelled", next_run_at=None)
+    return campaign
+
+
+def _active_run(session: Session, campaign: Campaign) -> Run | None:
+    return (
+        session.query(Run)
+        .filter(Run.campaign_id == campaign.id, Run.status.in_(("sending", "testing")))
+        .order_by(Run.id.desc())
+        .first()
+    )

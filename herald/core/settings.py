@@ -1,0 +1,296 @@
+"""Typed settings read once from the environment.
+
+Every variable of the contract (section 2) is parsed here and nowhere else. A malformed value
+raises :class:`ConfigError` whose message names the variable, so a process stops at start with
+one clear line instead of failing later inside a task.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class ConfigError(ValueError):
+    """A setting is malformed or missing; the message names the variable."""
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(name: str, raw: str) -> timedelta:
+    """Parse ``2s``, ``500ms``, ``1.5h``, ``7d`` or a bare number of seconds."""
+    match = _DURATION.match(raw)
+    if not match:
+        raise ConfigError(f"{name}: {raw!r} is not a duration such as 2s, 500ms, 5m or 7d")
+    return timedelta(seconds=float(match.group(1)) * _DURATION_UNITS[match.group(2)])
+
+
+@dataclass(frozen=True)
+class FrequencyCap:
+    """At most ``messages`` marketing messages per contact in a rolling ``window``."""
+
+    messages: int
+    window: timedelta
+
+
+def parse_frequency_cap(name: str, raw: str) -> FrequencyCap | None:
+    """Parse ``3/7d``; ``0`` or ``off`` turns the cap off."""
+    if raw.strip().lower() in {"0", "off", "none"}:
+        return None
+    count, sep, window = raw.partition("/")
+    if not sep or not count.strip().isdigit():
+        raise ConfigError(f"{name}: {raw!r} is not a cap such as 3/7d (messages/window)")
+    parsed = parse_duration(name, window)
+    if parsed <= timedelta(0) or int(count) <= 0:
+        raise ConfigError(f"{name}: {raw!r} needs a positive count and window")
+    return FrequencyCap(int(count), parsed)
+
+
+def parse_hours_range(name: str, raw: str) -> tuple[time, time] | None:
+    """Parse ``21:00-09:00``; an empty value or ``off`` turns quiet hours off."""
+    if raw.strip().lower() in {"", "off", "none"}:
+        return None
+    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", raw)
+    if not match:
+        raise ConfigError(f"{name}: {raw!r} is not a range such as 21:00-09:00")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
+        raise ConfigError(f"{name}: {raw!r} has an hour or minute out of range")
+    return time(h1, m1), time(h2, m2)
+
+
+def _zone(name: str, raw: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f"{name}: {raw!r} is not an IANA time zone such as Asia/Shanghai"
+        ) from exc
+
+
+def _url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in schemes or not (parts.netloc or parts.path):
+        raise ConfigError(f"{name}: {raw!r} is not a URL starting with one of {', '.join(schemes)}")
+    return raw.rstrip("/") if parts.scheme.startswith("http") else raw
+
+
+def _int(name: str, raw: str, low: int = 0, high: int = 1 << 31) -> int:
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {raw!r} is not a whole number") from exc
+    if not low <= value <= high:
+        raise ConfigError(f"{name}: {value} is outside {low}..{high}")
+    return value
+
+
+def _float(name: str, raw: str, low: float = 0.0) -> float:
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {raw!r} is not a number") from exc
+    if value < low:
+        raise ConfigError(f"{name}: {value} is below {low}")
+    return value
+
+
+def _bool(name: str, raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"{name}: {raw!r} is not true or false")
+
+
+def _emails(name: str, raw: str) -> tuple[str, ...]:
+    out = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for address in out:
+        if "@" not in address or " " in address:
+            raise ConfigError(f"{name}: {address!r} is not an email address")
+    return out
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything Herald reads from its environment, parsed and checked."""
+
+    instance_path: Path
+    database_url: str
+    broker_url: str
+    redis_url: str | None
+    secret_key: str
+    public_url: str
+    timezone: ZoneInfo
+    smtp_host: str
+    smtp_port: int
+    smtp_user: str | None
+    smtp_password: str | None
+    smtp_tls: str
+    smtp_configured: bool
+    smtp_pool_size: int
+    smtp_timeout: float
+    mail_from: str
+    dkim_domain: str | None
+    dkim_selector: str | None
+    dkim_key_file: Path | None
+    sms_api_url: str | None
+    sms_account_sid: str | None
+    sms_auth_token: str | None
+    sms_from: str | None
+    social_api_url: str | None
+    social_token: str | None
+    shop_webhook_secret: str | None
+    shop_api_url: str | None
+    shop_api_secret: str | None
+    report_recipients: tuple[str, ...]
+    frequency_cap: FrequencyCap | None
+    machine_event_window: timedelta
+    sms_quiet_hours: tuple[time, time] | None
+    default_phone_region: str
+    batch_size: int
+    batch_lease: timedelta
+    flush_every: int
+    tick_seconds: float
+    queue: str
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def dkim_enabled(self) -> bool:
+        """DKIM signs every email only when domain, selector and key file are all set."""
+        return bool(self.dkim_domain and self.dkim_selector and self.dkim_key_file)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read and check every ``HERALD_*`` variable; raise :class:`ConfigError` on the first
+        malformed one."""
+        env = dict(os.environ if environ is None else environ)
+
+        def get(key: str, default: str | None = None) -> str | None:
+            value = env.get(f"HERALD_{key}")
+            return default if value is None or value.strip() == "" else value.strip()
+
+        instance = Path(get("INSTANCE_PATH", "instance")).absolute()
+
+        database_url = get("DATABASE_URL", f"sqlite:///{instance / 'herald.db'}")
+        database_url = normalise_database_url(database_url)
+        if "://" not in database_url:
+            raise ConfigError(f"HERALD_DATABASE_URL: {database_url!r} is not a SQLAlchemy URL")
+        if database_url.startswith("sqlite:///") and not database_url.startswith("sqlite:////"):
+            # relative SQLite paths resolve against the working directory, as the default does
+            relative = database_url.removeprefix("sqlite:///")
+            if relative and relative != ":memory:":
+                database_url = f"sqlite:///{Path(relative).absolute()}"
+
+        broker_url = get("BROKER_URL") or f"filesystem://{instance / 'broker'}"
+        if not re.match(r"^(redis|rediss|amqp|filesystem|memory|sqla\+\w+)://", broker_url):
+            raise ConfigError(
+                f"HERALD_BROKER_URL: {broker_url!r} is not a broker URL (redis://, amqp://)"
+            )
+        redis_url = get("REDIS_URL")
+        if redis_url is not None:
+            _url("HERALD_REDIS_URL", redis_url, ("redis", "rediss", "unix"))
+
+        smtp_tls = (get("SMTP_TLS", "none") or "none").lower()
+        if smtp_tls not in {"none", "starttls", "ssl"}:
+            raise ConfigError(f"HERALD_SMTP_TLS: {smtp_tls!r} is not one of none, starttls, ssl")
+
+        dkim_key = get("DKIM_KEY_FILE")
+        dkim_key_path = Path(dkim_key) if dkim_key else None
+        dkim_parts = [get("DKIM_DOMAIN"), get("DKIM_SELECTOR"), dkim_key]
+        if all(dkim_parts) and not dkim_key_path.is_file():  # type: ignore[union-attr]
+            raise ConfigError(f"HERALD_DKIM_KEY_FILE: {dkim_key!r} is not a readable file")
+
+        shop_secret = get("SHOP_WEBHOOK_SECRET")
+        if shop_secret is not None and not shop_secret.startswith("whsec_"):
+            raise ConfigError("HERALD_SHOP_WEBHOOK_SECRET: must start with whsec_")
+
+        return cls(
+            instance_path=instance,
+            database_url=database_url,
+            broker_url=broker_url,
+            redis_url=redis_url,
+            secret_key=get("SECRET_KEY") or _instance_secret(instance),
+            public_url=_url(
+                "HERALD_PUBLIC_URL", get("PUBLIC_URL", "http://127.0.0.1:5000"), ("http", "https")
+            ),
+            timezone=_zone("HERALD_TIMEZONE", get("TIMEZONE", "UTC")),
+            smtp_host=get("SMTP_HOST", "127.0.0.1"),
+            smtp_port=_int("HERALD_SMTP_PORT", get("SMTP_PORT", "1025"), 1, 65535),
+            smtp_user=get("SMTP_USER"),
+            smtp_password=get("SMTP_PASSWORD"),
+            smtp_tls=smtp_tls,
+            smtp_configured=get("SMTP_HOST") is not None,
+            smtp_pool_size=_int("HERALD_SMTP_POOL_SIZE", get("SMTP_POOL_SIZE", "2"), 1, 64),
+            smtp_timeout=_float("HERALD_SMTP_TIMEOUT", get("SMTP_TIMEOUT", "30"), 0.1),
+            mail_from=get("MAIL_FROM", "Herald <marketing@example.com>"),
+            dkim_domain=get("DKIM_DOMAIN"),
+            dkim_selector=get("DKIM_SELECTOR"),
+            dkim_key_file=dkim_key_path,
+            sms_api_url=_opt_url(get("SMS_API_URL"), "HERALD_SMS_API_URL"),
+            sms_account_sid=get("SMS_ACCOUNT_SID"),
+            sms_auth_token=get("SMS_AUTH_TOKEN"),
+            sms_from=get("SMS_FROM"),
+            social_api_url=_opt_url(get("SOCIAL_API_URL"), "HERALD_SOCIAL_API_URL"),
+            social_token=get("SOCIAL_TOKEN"),
+            shop_webhook_secret=shop_secret,
+            shop_api_url=_opt_url(get("SHOP_API_URL"), "HERALD_SHOP_API_URL"),
+            shop_api_secret=get("SHOP_API_SECRET"),
+            report_recipients=_emails(
+                "HERALD_REPORT_RECIPIENTS", get("REPORT_RECIPIENTS", "") or ""
+            ),
+            frequency_cap=parse_frequency_cap(
+                "HERALD_FREQUENCY_CAP", get("FREQUENCY_CAP", "3/7d") or "3/7d"
+            ),
+            machine_event_window=parse_duration(
+                "HERALD_MACHINE_EVENT_WINDOW", get("MACHINE_EVENT_WINDOW", "2s") or "2s"
+            ),
+            sms_quiet_hours=parse_hours_range(
+                "HERALD_SMS_QUIET_HOURS", env.get("HERALD_SMS_QUIET_HOURS", "21:00-09:00")
+            ),
+            default_phone_region=(get("DEFAULT_PHONE_REGION", "CN") or "CN").upper(),
+            batch_size=_int("HERALD_BATCH_SIZE", get("BATCH_SIZE", "500"), 1, 100_000),
+            batch_lease=parse_duration("HERALD_BATCH_LEASE", get("BATCH_LEASE", "60s")),
+            flush_every=_int("HERALD_FLUSH_EVERY", get("FLUSH_EVERY", "20"), 1, 10_000),
+            tick_seconds=_float("HERALD_TICK_SECONDS", get("TICK_SECONDS", "1"), 0.05),
+            queue=get("QUEUE", "herald") or "herald",
+            extra={k: v for k, v in env.items() if k.startswith("HERALD_")},
+        )
+
+
+def _opt_url(raw: str | None, name: str) -> str | None:
+    return None if raw is None else _url(name, raw, ("http", "https"))
+
+
+def normalise_database_url(url: str) -> str:
+    """Let a plain ``postgresql://`` URL pick the installed driver (psycopg 3)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _instance_secret(instance: Path) -> str:
+    """Generate the secret key into ``instance/`` once, and reuse it on later starts."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key

@@ -1,0 +1,133 @@
+"""The REST API under /api/v1: bearer auth, the contract's error shape, and an OpenAPI document
+built from the routes themselves."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from herald.core import clock
+from herald.core.accounts import find_token
+from herald.core.errors import HeraldError
+from herald.web import deps
+
+blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
+
+WRITE_ROLES = ("admin", "marketer")
+
+
+@dataclass
+class Operation:
+    """One documented endpoint: the OpenAPI document is made from these."""
+
+    method: str
+    path: str
+    summary: str
+    request: dict[str, Any] | None = None
+    response: dict[str, Any] | None = None
+    status: int = 200
+    write: bool = False
+    public: bool = False
+    parameters: list[dict[str, Any]] = field(default_factory=list)
+
+
+OPERATIONS: list[Operation] = []
+
+
+def error_response(
+    status: int, code: str, message: str, fields: dict[str, str] | None = None
+) -> tuple[Response, int]:
+    """The contract's error body."""
+    return jsonify(error={"code": code, "message": message, "fields": fields or {}}), status
+
+
+def operation(
+    method: str,
+    path: str,
+    summary: str,
+    *,
+    request_schema: dict[str, Any] | None = None,
+    response_schema: dict[str, Any] | None = None,
+    status: int = 200,
+    write: bool = False,
+    public: bool = False,
+    parameters: list[dict[str, Any]] | None = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a route and its OpenAPI description in one place. ``write`` endpoints need the
+    admin or marketer role; ``public`` ones need no token."""
+    op = Operation(
+        method,
+        path,
+        summary,
+        request_schema,
+        response_schema,
+        status,
+        write,
+        public,
+        parameters or [],
+    )
+    OPERATIONS.append(op)
+    flask_path = path.replace("{", "<int:").replace("}", ">")
+
+    def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not public:
+                problem = _authenticate(write)
+                if problem is not None:
+                    return problem
+            result = fn(*args, **kwargs)
+            if isinstance(result, tuple | Response):
+                return result
+            return jsonify(result), status
+
+        blueprint.add_url_rule(flask_path, fn.__name__, wrapper, methods=[method])
+        return wrapper
+
+    return decorator
+
+
+def _authenticate(write: bool) -> tuple[Response, int] | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return error_response(401, "unauthorized", "send Authorization: Bearer <token>")
+    session = deps.session()
+    api_token = find_token(session, token.strip())
+    if api_token is None:
+        return error_response(401, "unauthorized", "unknown or revoked token")
+    if write and api_token.role not in WRITE_ROLES:
+        return error_response(403, "forbidden", f"a {api_token.role} token cannot change data")
+    api_token.last_used_at = clock.now()
+    g.api_token = api_token
+    return None
+
+
+def json_body() -> Any:
+    """The request's JSON; malformed JSON is a 400 in the contract's shape."""
+    if not request.data:
+        raise HeraldError("the body must be JSON", {"": "empty body"})
+    try:
+        return request.get_json(force=True)
+    except Exception:
+        raise HeraldError("the body is not valid JSON", {"": "malformed JSON"}) from None
+
+
+@blueprint.errorhandler(HeraldError)
+def _herald_error(exc: HeraldError) -> tuple[Response, int]:
+    deps.session().rollback()
+    return error_response(exc.status, exc.code, exc.message, exc.fields)
+
+
+@blueprint.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> tuple[Response, int]:
+    code = (exc.name or "error").lower().replace(" ", "_")
+    return error_response(exc.code or 500, code, exc.description or exc.name)
+
+
+from herald.web.api import campaigns, contacts, openapi  # noqa: E402, F401

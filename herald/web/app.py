@@ -1,0 +1,63 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, g, jsonify
+
+from herald.core.db import Database
+from herald.core.settings import Settings
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> Flask:
+    """Build the web app: API, webhooks, tracking and the admin."""
+    settings = settings or Settings.from_env()
+    app = Flask(__name__, instance_path=str(settings.instance_path))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        JSON_SORT_KEYS=False,
+        MAX_CONTENT_LENGTH=64 * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    app.extensions["herald.settings"] = settings
+    app.extensions["herald.db"] = db or Database(settings.database_url)
+
+    @app.teardown_appcontext
+    def _close_session(exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            if exc is not None:
+                session.rollback()
+            session.close()
+
+    @app.get("/healthz")
+    def healthz():  # type: ignore[no-untyped-def]
+        from sqlalchemy import text
+
+        with app.extensions["herald.db"].session() as session:
+            session.execute(text("SELECT 1"))
+        return jsonify(status="ok")
+
+    from herald.web.api import blueprint as api_blueprint
+
+    app.register_blueprint(api_blueprint)
+    _register_optional(app)
+    logging.getLogger(__name__).debug("app ready")
+    return app
+
+
+def _register_optional(app: Flask) -> None:
+    """Areas that live in their own modules: each exposes ``init_app``."""
+    import importlib
+
+    for name in ("herald.web.tracking", "herald.web.webhooks", "herald.web.admin"):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.init_app(app)

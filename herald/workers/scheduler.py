@@ -1,0 +1,50 @@
+"""``herald scheduler``: an APScheduler process whose jobs only enqueue Celery tasks.
+
+Its job store is in memory and private to this process (job stores must not be shared between
+schedulers); what is due lives in the database, so two schedulers only cost a duplicate tick,
+which the atomic claims make harmless.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from herald.core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def build_scheduler(settings: Settings) -> BlockingScheduler:
+    """The scheduler with its jobs: the tick every ``HERALD_TICK_SECONDS``."""
+    from herald.workers.tasks import TICK_EXPIRES, tick
+
+    scheduler = BlockingScheduler(timezone=settings.timezone)
+
+    def enqueue_tick() -> None:
+        try:
+            tick.apply_async(expires=TICK_EXPIRES)
+        except Exception as exc:
+            # a broker outage must not kill the scheduler; the next tick tries again
+            log.warning("could not enqueue tick: %s", exc)
+
+    scheduler.add_job(
+        enqueue_tick,
+        "interval",
+        seconds=settings.tick_seconds,
+        id="tick",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=5,
+    )
+    return scheduler
+
+
+def run(settings: Settings) -> None:
+    """Run the scheduler until interrupted."""
+    scheduler = build_scheduler(settings)
+    log.info("scheduler ticking every %ss", settings.tick_seconds)
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
+        scheduler.start()
