@@ -63,7 +63,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _truncate_all(database: Database) -> None:
+def truncate_all(database: Database) -> None:
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with database.engine.begin() as conn:
         if database.is_sqlite:
@@ -117,7 +117,7 @@ def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -
 def db(database_url: str) -> Iterator[Database]:
     database = Database(database_url)
     if not database.is_sqlite:
-        _truncate_all(database)
+        truncate_all(database)
     yield database
     database.dispose()
 

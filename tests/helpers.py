@@ -17,7 +17,7 @@ def drain(db: Database, settings: Settings, rounds: int = 50) -> list[dispatch.B
         with db.session() as session:
             ids = dispatch.start_due_runs(session, settings)
         with db.session() as session:
-            ids += dispatch.batches_to_enqueue(session)
+            ids += dispatch.batches_to_enqueue(session, requeue_after=settings.requeue_after)
         if not ids:
             break
         for batch_id in dict.fromkeys(ids):

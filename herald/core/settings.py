@@ -160,6 +160,7 @@ class Settings:
     default_phone_region: str
     batch_size: int
     batch_lease: timedelta
+    requeue_after: timedelta
     flush_every: int
     tick_seconds: float
     queue: str
@@ -265,6 +266,9 @@ class Settings:
             default_phone_region=(get("DEFAULT_PHONE_REGION", "CN") or "CN").upper(),
             batch_size=_int("HERALD_BATCH_SIZE", get("BATCH_SIZE", "500"), 1, 100_000),
             batch_lease=parse_duration("HERALD_BATCH_LEASE", get("BATCH_LEASE", "60s")),
+            requeue_after=parse_duration(
+                "HERALD_REQUEUE_AFTER", get("REQUEUE_AFTER", "60s") or "60s"
+            ),
             flush_every=_int("HERALD_FLUSH_EVERY", get("FLUSH_EVERY", "20"), 1, 10_000),
             tick_seconds=_float("HERALD_TICK_SECONDS", get("TICK_SECONDS", "1"), 0.05),
             queue=get("QUEUE", "herald") or "herald",

@@ -21,7 +21,7 @@ def tick() -> dict[str, int]:
     with db.session() as session:
         started = dispatch.start_due_runs(session, settings)
     with db.session() as session:
-        again = dispatch.batches_to_enqueue(session)
+        again = dispatch.batches_to_enqueue(session, requeue_after=settings.requeue_after)
     # enqueue after commit: the batch rows exist before any worker looks for them
     for batch_id in dict.fromkeys(started + again):
         send_batch.delay(batch_id)
