@@ -35,6 +35,8 @@ class Contact(Base):
             "tier IN ('new', 'bronze', 'silver', 'gold', 'platinum')", name="tier_known"
         ),
         Index("ix_contacts_tier_points", "tier", "points"),
+        Index("ix_contacts_last_order_at", "last_order_at"),
+        Index("ix_contacts_birthday", "birthday"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -117,6 +119,7 @@ class Event(Base):
     __table_args__ = (
         Index("ix_events_contact_type_at", "contact_id", "type", "occurred_at"),
         Index("ix_events_campaign_type", "campaign_id", "type"),
+        Index("ix_events_type_at_contact", "type", "occurred_at", "contact_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -128,3 +131,73 @@ class Event(Base):
     occurred_at: Mapped[datetime] = mapped_column(default=clock.now)
     machine: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ContactList(Base):
+    """A static list of members (imported ids or emails); a segment can target it."""
+
+    __tablename__ = "contact_lists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class ListMember(Base):
+    """Membership of one member in one static list."""
+
+    __tablename__ = "list_members"
+    __table_args__ = (Index("ix_list_members_contact", "contact_id"),)
+
+    list_id: Mapped[int] = mapped_column(
+        ForeignKey("contact_lists.id", ondelete="CASCADE"), primary_key=True
+    )
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    added_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+IMPORT_STATUSES: tuple[str, ...] = ("queued", "running", "done", "failed")
+
+
+class ImportJob(Base):
+    """One CSV import (CLI or admin upload) and its progress, so a page can show a bar."""
+
+    __tablename__ = "import_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    filename: Mapped[str] = mapped_column(String(500))
+    stored_path: Mapped[str] = mapped_column(String(1000))
+    encoding: Mapped[str] = mapped_column(String(40), default="utf-8")
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    total: Mapped[int | None] = mapped_column(Integer)
+    processed: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    bytes_read: Mapped[int] = mapped_column(BigInteger, default=0)
+    error: Mapped[str | None] = mapped_column(String(1000))
+    rejects_path: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+
+
+class WebhookInbox(Base):
+    """Every accepted incoming webhook, once: the unique (source, webhook_id) makes a redelivery a
+    no-op. ``source`` is "shop", "email", "sms"…"""
+
+    __tablename__ = "webhook_inbox"
+    __table_args__ = (UniqueConstraint("source", "webhook_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    webhook_id: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    received_at: Mapped[datetime] = mapped_column(default=clock.now)
+    processed_at: Mapped[datetime | None]
+    event_id: Mapped[int | None] = mapped_column(BigInteger)
