@@ -89,3 +89,50 @@ def wait_for(predicate, timeout: float, interval: float = 0.2, what: str = "cond
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def start_scheduler(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """A real ``herald scheduler`` process."""
+    handle = log.open("ab")
+    return subprocess.Popen(
+        [sys.executable, "-m", "herald", "scheduler"],
+        env=env,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def start_redis(port: int, folder: Path) -> subprocess.Popen[bytes]:
+    """A private Redis server (so a test may kill it without touching anyone else's)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    import redis
+
+    client = redis.Redis(port=port)
+    wait_for(lambda: _pings(client), 10, what=f"redis on port {port}")
+    return process
+
+
+def _pings(client) -> bool:  # type: ignore[no-untyped-def]
+    try:
+        return bool(client.ping())
+    except Exception:
+        return False

@@ -1,0 +1,182 @@
+"""Herald's processes together: a real scheduler and real Celery workers over Redis, PostgreSQL
+and a real SMTP server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from aiosmtpd.controller import Controller
+from celery import Celery
+from sqlalchemy import func, select
+
+from herald.campaigns import service
+from herald.campaigns.models import Campaign, Delivery
+from herald.core import clock
+from herald.core.db import Database
+from tests.conftest import REDIS_URL, SmtpRecorder, free_port, truncate_all
+from tests.faults.test_worker_killed import SlowRecorder
+from tests.helpers import email_campaign
+from tests.workers.support import (
+    kill_hard,
+    seed_members,
+    start_redis,
+    start_scheduler,
+    start_worker,
+    stop,
+    wait_for,
+    worker_env,
+)
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+
+def _open_rows(db: Database) -> int:
+    with db.session() as session:
+        return session.scalar(
+            select(func.count()).where(Delivery.status.in_(("pending", "sending")))
+        )
+
+
+def test_a_once_campaign_goes_out_within_five_seconds_of_its_time(pg_url, tmp_path):
+    db = Database(pg_url)
+    truncate_all(db)
+    seed_members(db, 30)
+    due = clock.now() + timedelta(seconds=6)
+    with db.session() as session:
+        campaign = service.create_campaign(
+            session,
+            email_campaign(schedule={"type": "once", "at": due.isoformat()}),
+            ZoneInfo("UTC"),
+        )
+        service.arm(session, campaign, ZoneInfo("UTC"))
+        assert campaign.status == "scheduled"
+        campaign_id = campaign.id
+    recorder = SmtpRecorder()
+    port = free_port()
+    smtp = Controller(recorder, hostname="127.0.0.1", port=port)
+    smtp.start()
+    queue = f"herald-sys-{os.getpid()}-{time.time_ns()}"
+    env = worker_env(pg_url, REDIS_URL, queue, port, tmp_path)
+    worker = start_worker(env, tmp_path / "worker.log")
+    scheduler = start_scheduler(env, tmp_path / "scheduler.log")
+    try:
+        wait_for(lambda: len(recorder.messages) >= 1, 40, 0.05, "the first message")
+        first_at = clock.now()
+        wait_for(lambda: len(recorder.messages) >= 30, 30, what="all 30 messages")
+    finally:
+        stop(scheduler)
+        stop(worker)
+        smtp.stop()
+    assert first_at >= due, "sent before its time"
+    assert first_at - due < timedelta(seconds=5), first_at - due
+    with db.session() as session:
+        assert session.get(Campaign, campaign_id).status == "sent"
+    db.dispose()
+
+
+def test_redis_dying_mid_send_loses_no_message(pg_url, tmp_path):
+    """The broker is killed and comes back empty: the reconciler finds the unfinished batches in
+    the database and enqueues them again."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    db = Database(pg_url)
+    truncate_all(db)
+    seed_members(db, 1000)
+    with db.session() as session:
+        campaign = service.create_campaign(session, email_campaign(), ZoneInfo("UTC"))
+        service.send_now(session, campaign)
+    recorder = SlowRecorder()
+    smtp_port = free_port()
+    smtp = Controller(recorder, hostname="127.0.0.1", port=smtp_port)
+    smtp.start()
+    redis_port = free_port()
+    redis_dir = tmp_path / "redis"
+    broker = f"redis://127.0.0.1:{redis_port}/0"
+    redis_server = start_redis(redis_port, redis_dir)
+    queue = "herald"
+    env = worker_env(
+        pg_url,
+        broker,
+        queue,
+        smtp_port,
+        tmp_path,
+        batch_size="50",
+        requeue_after="3s",
+        batch_lease="3s",
+    )
+    worker = start_worker(env, tmp_path / "worker.log")
+    producer = Celery(broker=broker)
+    producer.conf.task_default_queue = queue
+    producer.conf.broker_connection_retry_on_startup = True
+
+    def tick() -> None:
+        try:
+            producer.send_task("herald.tick", queue=queue, expires=10)
+        except Exception:
+            pass  # the broker is down; the next tick will do
+
+    try:
+        tick()
+        wait_for(lambda: len(recorder.messages) >= 200, 60, what="200 messages")
+        kill_hard(redis_server)  # every queued wake-up is gone
+        time.sleep(1)
+        redis_server = start_redis(redis_port, redis_dir)
+
+        def done() -> bool:
+            tick()
+            return _open_rows(db) == 0
+
+        wait_for(done, 120, interval=1.0, what="every delivery to finish after the restart")
+    finally:
+        stop(worker)
+        producer.close()
+        kill_hard(redis_server)
+        smtp.stop()
+    received = recorder.by_recipient()
+    with db.session() as session:
+        uncertain = session.scalar(select(func.count()).where(Delivery.uncertain.is_(True)))
+        statuses = dict(
+            session.execute(select(Delivery.status, func.count()).group_by(Delivery.status)).all()
+        )
+    db.dispose()
+    assert statuses == {"sent": 1000}
+    assert len(received) == 1000
+    assert sum(n - 1 for n in received.values()) <= uncertain
+
+
+def test_an_in_process_celery_worker_sends_a_campaign(pg_url, tmp_path, smtp_server):
+    """celery.contrib.testing's worker, with the real Redis broker, runs tick and batches."""
+    from celery.contrib.testing.worker import start_worker as start_test_worker
+
+    from herald.workers import context
+    from herald.workers.celery_app import celery
+    from herald.workers.tasks import tick
+    from tests.conftest import make_settings
+
+    recorder, port = smtp_server
+    settings = make_settings(tmp_path, pg_url, smtp_port=str(port), broker_url=REDIS_URL)
+    db = Database(pg_url)
+    truncate_all(db)
+    seed_members(db, 120)
+    with db.session() as session:
+        campaign = service.create_campaign(session, email_campaign(), ZoneInfo("UTC"))
+        service.send_now(session, campaign)
+    context.reset(settings)
+    queue = f"herald-inproc-{os.getpid()}-{time.time_ns()}"
+    old = (celery.conf.broker_url, celery.conf.task_default_queue)
+    celery.conf.update(broker_url=REDIS_URL, task_default_queue=queue)
+    try:
+        with start_test_worker(celery, pool="solo", perform_ping_check=False, queues=[queue]):
+            tick.apply_async(queue=queue)
+            wait_for(lambda: len(recorder.messages) >= 120, 60, what="120 messages")
+            wait_for(lambda: _open_rows(db) == 0, 30, what="the ledger to close")
+    finally:
+        celery.conf.update(broker_url=old[0], task_default_queue=old[1])
+        context.reset()
+    assert set(recorder.by_recipient().values()) == {1}
+    db.dispose()
