@@ -62,6 +62,8 @@ def main(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @main.group()
@@ -73,9 +75,9 @@ def db() -> None:
 @guarded
 def db_upgrade() -> None:
     """Migrate the database to the newest schema."""
+    settings = load_settings()
     from herald.core.migrate import upgrade
 
-    settings = load_settings()
     upgrade(settings.database_url)
     click.echo("database is up to date")
 
