@@ -1,0 +1,13 @@
+# Herald's production image: one image, three roles (web, worker, scheduler) chosen by command.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
+    HERALD_INSTANCE_PATH=/var/lib/herald
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY herald ./herald
+RUN pip install . && useradd --system --home /var/lib/herald herald \
+    && mkdir -p /var/lib/herald && chown herald /var/lib/herald
+USER herald
+EXPOSE 8000
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "--access-logfile", "-", "herald.web.wsgi:app"]
