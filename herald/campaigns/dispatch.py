@@ -462,6 +462,8 @@ class _BatchSender:
                 .where(Delivery.id.in_(ids), Delivery.status == st.PENDING)
                 .values(status=st.SENDING, claimed_at=now, attempts=Delivery.attempts + 1)
                 .returning(Delivery.id)
+                # the loaded rows keep their pre-claim attempts: _record counts this one itself
+                .execution_options(synchronize_session=False)
             )
         )
 

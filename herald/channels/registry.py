@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from herald.channels.base import Channel
 from herald.channels.email import EmailChannel
+from herald.channels.sms import SmsChannel
 from herald.core.errors import ValidationError
 from herald.core.settings import Settings
 
 CHANNELS: dict[str, type[Channel]] = {
     EmailChannel.kind: EmailChannel,
+    SmsChannel.kind: SmsChannel,
 }
 
 _instances: dict[tuple[str, int], Channel] = {}
