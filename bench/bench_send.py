@@ -114,7 +114,7 @@ members is not timed). The sink runs in the same process as the sender for both 
 | path | median time | messages/s |
 |---|---|---|
 | raw smtplib loop, one prebuilt message (baseline) | {b:.2f} s | {MESSAGES / b:,.0f} |
-| Herald: plan run + ledger + policy + render + SMTP + close rows | {h:.2f} s | {MESSAGES / h:,.0f} |
+| Herald: plan + ledger + policy + render + SMTP + close | {h:.2f} s | {MESSAGES / h:,.0f} |
 
 Herald takes **{h / b:.2f}×** the baseline's time for the same number of messages.
 """

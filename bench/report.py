@@ -37,7 +37,8 @@ def median(values: list[float]) -> float:
 def machine() -> str:
     import os
 
-    return f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores, {datetime.now(UTC):%Y-%m-%d}"
+    python = f"{platform.python_implementation()} {platform.python_version()}"
+    return f"{python}, {os.cpu_count()} cores, {datetime.now(UTC):%Y-%m-%d}"
 
 
 def write_section(name: str, body: str) -> None:
