@@ -42,8 +42,7 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
         except ConfigError as exc:
             fail(f"configuration error: {exc}", 2)
         except HeraldError as exc:
-            detail = "; ".join(f"{k}: {v}" for k, v in exc.fields.items() if v not in exc.message)
-            fail(exc.message + (f" ({detail})" if detail else ""))
+            fail(exc.message)
 
     return wrapper
 
