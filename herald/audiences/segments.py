@@ -1,84 +1,411 @@
 """Segment rules (contract section 7) compiled to one SQL condition over contacts.
 
-Foundation version: contact columns and ``consent.<channel>`` with the basic operators. The
-audiences work extends it to the whole rule language.
+Three-valued logic: inside ``all``/``any`` a condition on a missing value yields NULL, which a
+WHERE treats as false; ``not`` is compiled as ``x IS NOT TRUE`` so that the negation of a
+condition on a missing value is true, as the contract asks. Event conditions count rows in the
+events table (machine opens and bot clicks never count); ``birthday_within_days`` buckets members
+by the calendar date "today" has in their zone (members without a zone use the service zone).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo, available_timezones
 
-from sqlalchemy import and_, exists, false, not_, or_, select, true
+from sqlalchemy import (
+    Numeric,
+    Select,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from herald.audiences.models import Consent, Contact
-from herald.core.errors import ValidationError
+from herald.audiences import rules as R
+from herald.audiences.models import TIERS, Consent, Contact, Event, ListMember
+from herald.audiences.sqlfuncs import (
+    ByteOrder,
+    JsonNumber,
+    JsonText,
+    JsonType,
+    MonthDay,
+    birthday_keys,
+    sqlite_path,
+)
+from herald.core import clock
 
-COLUMNS = {
-    "email": Contact.email,
-    "phone": Contact.phone,
-    "first_name": Contact.first_name,
-    "last_name": Contact.last_name,
-    "tier": Contact.tier,
-    "points": Contact.points,
-    "locale": Contact.locale,
-    "timezone": Contact.timezone,
-}
-
-
-def _invalid(path: str, message: str) -> ValidationError:
-    return ValidationError(f"{path}: {message}", {path: message})
+Cond = ColumnElement[bool]
+GROUPS = ("all", "any", "not")
 
 
-def condition(rules: Mapping[str, Any] | None, path: str = "rules") -> ColumnElement[bool]:
-    """Compile ``rules`` to a WHERE condition over :class:`Contact` (erased members excluded by
-    :func:`members`)."""
+@dataclass
+class Context:
+    """When and where rules are evaluated."""
+
+    now: datetime
+    zone: ZoneInfo
+    nodes: int = field(default=0)
+
+
+def condition(
+    rules: Mapping[str, Any] | None,
+    path: str = "rules",
+    *,
+    now: datetime | None = None,
+    zone: ZoneInfo | str | None = None,
+) -> Cond:
+    """Compile ``rules`` to a WHERE condition over :class:`Contact`; raises a 422
+    :class:`~herald.core.errors.ValidationError` naming an unknown field or operator.
+    ``zone`` is the service zone used for members without one (default UTC)."""
+    if isinstance(zone, str):
+        zone = ZoneInfo(zone)
+    ctx = Context(now or clock.now(), zone or ZoneInfo("UTC"))
     if not rules:
+        if rules is not None and not isinstance(rules, Mapping):
+            raise R.invalid(path, "must be an object")
         return true()
-    if not isinstance(rules, Mapping):
-        raise _invalid(path, "must be an object")
-    if "all" in rules:
-        return and_(true(), *[condition(r, f"{path}.all[{i}]") for i, r in enumerate(rules["all"])])
-    if "any" in rules:
-        return or_(false(), *[condition(r, f"{path}.any[{i}]") for i, r in enumerate(rules["any"])])
-    if "not" in rules:
-        return not_(condition(rules["not"], f"{path}.not"))
-    field = rules.get("field")
-    op = rules.get("op")
-    value = rules.get("value")
-    if isinstance(field, str) and field.startswith("consent."):
-        channel = field.removeprefix("consent.")
-        granted = exists(
-            select(Consent.contact_id).where(
-                Consent.contact_id == Contact.id,
-                Consent.channel == channel,
-                Consent.granted.is_(True),
-            )
-        )
-        if op == "eq":
-            return granted if value else not_(granted)
-        raise _invalid(f"{path}.op", f"operator {op!r} does not apply to {field}")
-    column = COLUMNS.get(field)  # type: ignore[arg-type]
-    if column is None:
-        raise _invalid(f"{path}.field", f"unknown field {field!r}")
-    ops = {
-        "eq": lambda: column == value,
-        "ne": lambda: column != value,
-        "lt": lambda: column < value,
-        "lte": lambda: column <= value,
-        "gt": lambda: column > value,
-        "gte": lambda: column >= value,
-        "in": lambda: column.in_(value),
-        "not_in": lambda: column.not_in(value),
-        "is_set": lambda: column.is_not(None),
-        "is_not_set": lambda: column.is_(None),
-    }
-    if op not in ops:
-        raise _invalid(f"{path}.op", f"unknown operator {op!r}")
-    return ops[op]()
+    return _node(rules, path, ctx)
 
 
-def members(rules: Mapping[str, Any] | None):  # type: ignore[no-untyped-def]
+def members(
+    rules: Mapping[str, Any] | None,
+    *,
+    now: datetime | None = None,
+    zone: ZoneInfo | str | None = None,
+) -> Select[tuple[int]]:
     """A SELECT of the ids of the live (not erased) members matching ``rules``."""
-    return select(Contact.id).where(Contact.erased_at.is_(None), condition(rules))
+    return select(Contact.id).where(
+        Contact.erased_at.is_(None), condition(rules, now=now, zone=zone)
+    )
+
+
+def validate(rules: Any, path: str = "rules") -> dict[str, Any]:
+    """Check ``rules`` (compiling them) and return them; a 422 when they are wrong."""
+    if rules is None:
+        return {}
+    if not isinstance(rules, Mapping):
+        raise R.invalid(path, "must be an object")
+    condition(rules, path)
+    return dict(rules)
+
+
+def count(session: Session, rules: Mapping[str, Any] | None, **kw: Any) -> int:
+    """How many live members match."""
+    query = select(func.count()).select_from(members(rules, **kw).subquery())
+    return int(session.scalar(query) or 0)
+
+
+def sample(
+    session: Session, rules: Mapping[str, Any] | None, limit: int = 10, **kw: Any
+) -> Sequence[Contact]:
+    """Up to ``limit`` matching members, lowest ids first."""
+    query = (
+        select(Contact)
+        .where(Contact.id.in_(members(rules, **kw)))
+        .order_by(Contact.id)
+        .limit(limit)
+    )
+    return session.scalars(query).all()
+
+
+# --------------------------------------------------------------------------- structure
+
+
+def _node(node: Any, path: str, ctx: Context) -> Cond:
+    ctx.nodes += 1
+    if ctx.nodes > R.MAX_NODES:
+        raise R.invalid(path, f"too many conditions (at most {R.MAX_NODES})")
+    if not isinstance(node, Mapping):
+        raise R.invalid(path, "each condition must be an object")
+    groups = [k for k in GROUPS if k in node]
+    if groups:
+        key = groups[0]
+        if len(node) != 1:
+            extra = sorted(str(k) for k in node if k != key)
+            raise R.invalid(path, f"a {key!r} group takes no other keys (got {', '.join(extra)})")
+        if key == "not":
+            return _node(node["not"], f"{path}.not", ctx).is_not(true())
+        children = node[key]
+        if not isinstance(children, list):
+            raise R.invalid(f"{path}.{key}", "must be a list of conditions")
+        parts = [_node(c, f"{path}.{key}[{i}]", ctx) for i, c in enumerate(children)]
+        if key == "all":
+            return and_(true(), *parts)
+        return or_(false(), *parts)
+    if "event" in node:
+        return _event(node, path, ctx)
+    if "list" in node:
+        return _in_lists([_list_id(node["list"], f"{path}.list")], path, node, {"list"})
+    return _leaf(node, path, ctx)
+
+
+def _list_id(value: Any, path: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise R.invalid(path, "must be a list id")
+    return value
+
+
+def _in_lists(ids: list[int], path: str, node: Mapping[str, Any], allowed: set[str]) -> Cond:
+    extra = sorted(str(k) for k in node if k not in allowed)
+    if extra:
+        raise R.invalid(path, f"unknown key {extra[0]!r}")
+    if not ids:
+        return false()
+    return exists(
+        select(ListMember.contact_id).where(
+            ListMember.contact_id == Contact.id, ListMember.list_id.in_(ids)
+        )
+    )
+
+
+def _event(node: Mapping[str, Any], path: str, ctx: Context) -> Cond:
+    allowed = {"event", "within_days", "min_count", "campaign_id"}
+    extra = sorted(str(k) for k in node if k not in allowed)
+    if extra:
+        raise R.invalid(path, f"unknown key {extra[0]!r} in an event condition")
+    kind = node["event"]
+    if kind not in R.EVENT_TYPES:
+        raise R.invalid(
+            f"{path}.event", f"unknown event {kind!r}; events: {', '.join(R.EVENT_TYPES)}"
+        )
+    where = [Event.contact_id == Contact.id, Event.type == kind]
+    if node.get("within_days") is not None:
+        window = R.days(node["within_days"], f"{path}.within_days")
+        where += [
+            Event.occurred_at >= ctx.now - timedelta(days=window),
+            Event.occurred_at <= ctx.now,
+        ]
+    if node.get("campaign_id") is not None:
+        where.append(Event.campaign_id == _list_id(node["campaign_id"], f"{path}.campaign_id"))
+    if kind in R.HUMAN_ONLY_EVENTS:
+        where.append(Event.machine.is_(False))
+    min_count = node.get("min_count", 1)
+    if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
+        raise R.invalid(f"{path}.min_count", "must be a whole number of at least 1")
+    if min_count == 1:
+        return exists(select(Event.id).where(*where))
+    counted = select(func.count(Event.id)).where(*where).scalar_subquery()
+    return counted >= min_count
+
+
+# --------------------------------------------------------------------------- field conditions
+
+
+def _leaf(node: Mapping[str, Any], path: str, ctx: Context) -> Cond:
+    extra = sorted(str(k) for k in node if k not in ("field", "op", "value"))
+    if extra:
+        raise R.invalid(path, f"unknown key {extra[0]!r}")
+    name = node.get("field")
+    kind = R.check_field(name, f"{path}.field")
+    op = node.get("op")
+    if op not in R.OPERATORS:
+        raise R.invalid(f"{path}.op", f"unknown operator {op!r}")
+    value = node.get("value")
+    vpath = f"{path}.value"
+    if op not in R.NO_VALUE and "value" not in node:
+        raise R.invalid(vpath, f"{op} needs a value")
+    if kind == "consent":
+        return _consent(str(name).removeprefix("consent."), op, value, path)
+    if kind == "list":
+        if op in ("eq", "ne"):
+            cond = _in_lists([_list_id(value, vpath)], path, node, {"field", "op", "value"})
+        elif op in ("in", "not_in"):
+            ids = [_list_id(v, vpath) for v in R.value_list(value, vpath)]
+            cond = _in_lists(ids, path, node, {"field", "op", "value"})
+        else:
+            raise R.invalid(f"{path}.op", f"operator {op!r} does not apply to list")
+        return cond.is_not(true()) if op in ("ne", "not_in") else cond
+    if op not in R.OPS_BY_KIND[kind]:
+        raise R.invalid(f"{path}.op", f"operator {op!r} does not apply to {name}")
+    if kind == "attribute":
+        return _attribute(str(name).removeprefix("attributes."), op, value, vpath)
+    column = getattr(Contact, str(name))
+    return _compare(column, kind, str(name), op, value, vpath, ctx)
+
+
+def _compare(
+    column: Any, kind: str, name: str, op: str, value: Any, vpath: str, ctx: Context
+) -> Cond:
+    if op == "is_set":
+        return column.is_not(None)
+    if op == "is_not_set":
+        return column.is_(None)
+    if op == "within_last_days":
+        window = R.days(value, vpath)
+        return and_(column >= ctx.now - timedelta(days=window), column <= ctx.now)
+    if op == "birthday_within_days":
+        return _birthday(column, R.whole_days(value, vpath), ctx)
+    if kind == "tier":
+        return _tier(column, op, value, vpath)
+    if op in ("in", "not_in"):
+        values = [
+            R.scalar(kind, v, f"{vpath}[{i}]", name)
+            for i, v in enumerate(R.value_list(value, vpath))
+        ]
+        if not values:
+            return false() if op == "in" else column.is_not(None)
+        if kind == "number":
+            values = [_num(v) for v in values]
+        return column.in_(values) if op == "in" else column.not_in(values)
+    if op == "between":
+        low, high = R.pair(value, vpath)
+        low = R.scalar(kind, low, f"{vpath}[0]", name)
+        high = R.scalar(kind, high, f"{vpath}[1]", name)
+        ordered = ByteOrder(column) if kind == "text" else column
+        return and_(ordered >= _num(low), ordered <= _num(high))
+    v = R.scalar(kind, value, vpath, name)
+    if op == "contains":
+        return column.icontains(v, autoescape=True)
+    if op == "starts_with":
+        return column.istartswith(v, autoescape=True)
+    if op == "ends_with":
+        return column.iendswith(v, autoescape=True)
+    ordered = ByteOrder(column) if kind == "text" and op in R.ORDER_OPS else column
+    return _binary(ordered, op, v)
+
+
+def _num(v: Any) -> Any:
+    """Numbers bound as NUMERIC: an INTEGER-typed parameter would round 500.5 on PostgreSQL."""
+    if isinstance(v, int | float | Decimal) and not isinstance(v, bool):
+        return literal(Decimal(str(v)), Numeric(asdecimal=True))
+    return v
+
+
+def _binary(column: Any, op: str, v: Any) -> Cond:
+    v = _num(v)
+    return {
+        "eq": lambda: column == v,
+        "ne": lambda: column != v,
+        "lt": lambda: column < v,
+        "lte": lambda: column <= v,
+        "gt": lambda: column > v,
+        "gte": lambda: column >= v,
+    }[op]()
+
+
+def _tier(column: Any, op: str, value: Any, vpath: str) -> Cond:
+    if op in ("in", "not_in"):
+        values = [
+            R.scalar("tier", v, f"{vpath}[{i}]") for i, v in enumerate(R.value_list(value, vpath))
+        ]
+        if not values:
+            return false() if op == "in" else true()
+        return column.in_(values) if op == "in" else column.not_in(values)
+    if op == "between":
+        low, high = (
+            R.scalar("tier", v, f"{vpath}[{i}]") for i, v in enumerate(R.pair(value, vpath))
+        )
+        chosen = [t for t in TIERS if TIERS.index(low) <= TIERS.index(t) <= TIERS.index(high)]
+        return column.in_(chosen) if chosen else false()
+    rank = TIERS.index(R.scalar("tier", value, vpath))
+    keep = {
+        "eq": lambda i: i == rank,
+        "ne": lambda i: i != rank,
+        "lt": lambda i: i < rank,
+        "lte": lambda i: i <= rank,
+        "gt": lambda i: i > rank,
+        "gte": lambda i: i >= rank,
+    }[op]
+    chosen = [t for i, t in enumerate(TIERS) if keep(i)]
+    if len(chosen) == 1:
+        return column == chosen[0]
+    return column.in_(chosen) if chosen else false()
+
+
+def _consent(channel: str, op: str, value: Any, path: str) -> Cond:
+    base = [Consent.contact_id == Contact.id, Consent.channel == channel]
+    if op in ("is_set", "is_not_set"):
+        found = exists(select(Consent.contact_id).where(*base))
+        return found if op == "is_set" else found.is_not(true())
+    if op not in ("eq", "ne"):
+        raise R.invalid(f"{path}.op", f"operator {op!r} does not apply to consent.{channel}")
+    if not isinstance(value, bool):
+        raise R.invalid(f"{path}.value", "must be true or false")
+    wanted = value if op == "eq" else not value
+    return exists(select(Consent.contact_id).where(*base, Consent.granted.is_(wanted)))
+
+
+def _birthday(column: Any, days: int, ctx: Context) -> Cond:
+    """Bucket zones by the date it is there now; each bucket matches its own month-day keys."""
+    buckets: dict[Any, list[str]] = {}
+    for name in _zone_names():
+        buckets.setdefault(ctx.now.astimezone(ZoneInfo(name)).date(), []).append(name)
+    default_day = ctx.now.astimezone(ctx.zone).date()
+    zone = func.coalesce(Contact.timezone, literal(ctx.zone.key))
+    key = MonthDay(column)
+    parts: list[Cond] = []
+    others: list[str] = []
+    for day, names in sorted(buckets.items()):
+        if day == default_day:
+            continue
+        others += names
+        parts.append(and_(zone.in_(names), key.in_(birthday_keys(day, days))))
+    default = key.in_(birthday_keys(default_day, days))
+    parts.append(and_(zone.not_in(others), default) if others else default)
+    return and_(column.is_not(None), or_(*parts))
+
+
+_ZONES: list[str] = []
+
+
+def _zone_names() -> list[str]:
+    if not _ZONES:
+        _ZONES.extend(sorted(available_timezones()))
+    return _ZONES
+
+
+def _attribute(key: str, op: str, value: Any, vpath: str) -> Cond:
+    args = (Contact.attributes, literal(key), literal(sqlite_path(key)))
+    jtype = JsonType(*args)
+    present = and_(jtype.is_not(None), jtype != "null")
+    if op == "is_set":
+        return present
+    if op == "is_not_set":
+        return present.is_not(true())
+    if op in ("ne", "not_in"):
+        positive = _attribute(key, "eq" if op == "ne" else "in", value, vpath)
+        return and_(present, positive.is_not(true()))
+    if op == "in":
+        values = R.value_list(value, vpath)
+        return or_(
+            false(), *[_attribute(key, "eq", v, f"{vpath}[{i}]") for i, v in enumerate(values)]
+        )
+    if op == "between":
+        low, high = R.pair(value, vpath)
+        return and_(
+            _attribute(key, "gte", low, f"{vpath}[0]"), _attribute(key, "lte", high, f"{vpath}[1]")
+        )
+    v = R.scalar("attribute", value, vpath)
+    if isinstance(v, bool):
+        if op != "eq":
+            raise R.invalid(vpath, f"true/false only works with eq, ne, in, not_in, not {op}")
+        return and_(jtype == "boolean", JsonText(*args) == ("true" if v else "false"))
+    if isinstance(v, str):
+        text = ByteOrder(JsonText(*args))
+        guarded = and_(jtype == "string", _text_op(text, op, v))
+        return guarded
+    if op in R.TEXT_OPS:
+        raise R.invalid(vpath, f"{op} needs text")
+    # a CASE, not an AND: PostgreSQL may evaluate the cast before the type test
+    return _binary(case((jtype == "number", JsonNumber(*args)), else_=None), op, v)
+
+
+def _text_op(text: Any, op: str, v: str) -> Cond:
+    if op == "contains":
+        return text.icontains(v, autoescape=True)
+    if op == "starts_with":
+        return text.istartswith(v, autoescape=True)
+    if op == "ends_with":
+        return text.iendswith(v, autoescape=True)
+    return _binary(text, op, v)

@@ -1,0 +1,158 @@
+"""The vocabulary of segment rules (contract section 7) and the checking of their values; shared
+by the SQL compiler (:mod:`herald.audiences.segments`) and anything else that reads rules."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from herald.audiences.models import CHANNEL_CONSENTS, TIERS
+from herald.core.errors import ValidationError
+
+OPERATORS = [
+    "eq",
+    "ne",
+    "lt",
+    "lte",
+    "gt",
+    "gte",
+    "in",
+    "not_in",
+    "contains",
+    "starts_with",
+    "ends_with",
+    "is_set",
+    "is_not_set",
+    "between",
+    "within_last_days",
+    "birthday_within_days",
+]
+NO_VALUE = ("is_set", "is_not_set")
+TEXT_OPS = ("contains", "starts_with", "ends_with")
+ORDER_OPS = ("lt", "lte", "gt", "gte")
+EVENT_TYPES = ("order.placed", "cart.abandoned", "email.opened", "email.clicked")
+HUMAN_ONLY_EVENTS = ("email.opened", "email.clicked")
+
+# field -> kind; the column itself is looked up by the compiler
+FIELD_KINDS: dict[str, str] = {
+    "external_id": "text",
+    "email": "text",
+    "phone": "text",
+    "first_name": "text",
+    "last_name": "text",
+    "locale": "text",
+    "timezone": "text",
+    "tier": "tier",
+    "points": "number",
+    "birthday": "date",
+    "orders_count": "number",
+    "total_spent": "number",
+    "last_order_at": "datetime",
+    "created_at": "datetime",
+    "updated_at": "datetime",
+}
+OPS_BY_KIND: dict[str, tuple[str, ...]] = {
+    "text": ("eq", "ne", *ORDER_OPS, "in", "not_in", *TEXT_OPS, *NO_VALUE, "between"),
+    "tier": ("eq", "ne", *ORDER_OPS, "in", "not_in", *NO_VALUE, "between"),
+    "number": ("eq", "ne", *ORDER_OPS, "in", "not_in", *NO_VALUE, "between"),
+    "date": ("eq", "ne", *ORDER_OPS, *NO_VALUE, "between", "birthday_within_days"),
+    "datetime": ("eq", "ne", *ORDER_OPS, *NO_VALUE, "between", "within_last_days"),
+    "attribute": ("eq", "ne", *ORDER_OPS, "in", "not_in", *TEXT_OPS, *NO_VALUE, "between"),
+}
+ATTRIBUTE_KEY = re.compile(r"^[\w\- ]{1,64}$")
+MAX_NODES = 500
+MAX_DAYS = 36600
+
+
+def invalid(path: str, message: str) -> ValidationError:
+    """A 422 naming the offending place in the rules."""
+    return ValidationError(f"{path}: {message}", {path: message})
+
+
+def check_field(field: Any, path: str) -> str:
+    """The kind of ``field`` ('text', 'number', …, 'attribute', 'consent', 'list') or a 422."""
+    if not isinstance(field, str) or not field:
+        raise invalid(path, "a field name is required")
+    if field.startswith("attributes."):
+        key = field.removeprefix("attributes.")
+        if not ATTRIBUTE_KEY.match(key):
+            raise invalid(path, f"unknown field {field!r}: attribute keys are letters, digits, _ -")
+        return "attribute"
+    if field.startswith("consent."):
+        if field.removeprefix("consent.") not in CHANNEL_CONSENTS:
+            raise invalid(path, f"unknown field {field!r}")
+        return "consent"
+    if field == "list":
+        return "list"
+    if field not in FIELD_KINDS:
+        raise invalid(path, f"unknown field {field!r}")
+    return FIELD_KINDS[field]
+
+
+def number(value: Any, path: str) -> int | float | Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise invalid(path, f"must be a number, not {value!r}")
+    if isinstance(value, float) and value != value:  # NaN
+        raise invalid(path, "must be a number")
+    return value
+
+
+def days(value: Any, path: str) -> float:
+    """A non-negative day count (fractions allowed)."""
+    n = number(value, path)
+    if n < 0 or n > MAX_DAYS:
+        raise invalid(path, f"must be between 0 and {MAX_DAYS} days")
+    return float(n)
+
+
+def whole_days(value: Any, path: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DAYS:
+        raise invalid(path, f"must be a whole number of days from 0 to {MAX_DAYS}")
+    return value
+
+
+def scalar(kind: str, value: Any, path: str, field: str = "") -> Any:
+    """One comparison value checked and converted for a field of ``kind``."""
+    if kind == "text":
+        if not isinstance(value, str):
+            raise invalid(path, f"must be text, not {value!r}")
+        return value.strip().lower() if field == "email" else value
+    if kind == "tier":
+        if value not in TIERS:
+            raise invalid(path, f"unknown tier {value!r}; tiers: {', '.join(TIERS)}")
+        return value
+    if kind == "number":
+        n = number(value, path)
+        return Decimal(str(n)) if field == "total_spent" else n
+    if kind == "date":
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            raise invalid(path, f"must be a date such as 2026-05-17, not {value!r}") from None
+    if kind == "datetime":
+        try:
+            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            raise invalid(path, "must be a date-time such as 2026-05-17T10:00:00Z") from None
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if kind == "attribute":
+        if isinstance(value, bool | str) or (isinstance(value, int | float) and value == value):
+            return value
+        raise invalid(path, f"must be text, a number or true/false, not {value!r}")
+    raise invalid(path, f"no values for {kind}")
+
+
+def value_list(value: Any, path: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise invalid(path, "must be a list")
+    if len(value) > 10000:
+        raise invalid(path, "at most 10,000 values")
+    return value
+
+
+def pair(value: Any, path: str) -> list[Any]:
+    if not isinstance(value, list) or len(value) != 2:
+        raise invalid(path, "must be [low, high]")
+    return value

@@ -1,0 +1,234 @@
+"""Property test: for random members and random rules, the one SQL query finds exactly the
+members the plain-Python twin finds, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete
+
+from herald.audiences import segments
+from herald.audiences.models import Consent, Contact, ContactList, Event, ListMember
+from herald.core.db import Database
+from tests.audiences.twin import TIERS, Member, matches
+
+NOWS = [
+    datetime(2026, 2, 27, 23, 30, tzinfo=UTC),
+    datetime(2026, 12, 31, 10, 0, tzinfo=UTC),
+    datetime(2028, 2, 28, 12, 0, tzinfo=UTC),
+    datetime(2026, 6, 15, 3, 0, tzinfo=UTC),
+]
+TEXTS = ["Ann", "ann", "ANNA", "Bob", "李雷", "韩梅梅", "", "a_b", "50%", "Zed"]
+ZONES = [None, "UTC", "Asia/Shanghai", "America/Los_Angeles", "Pacific/Kiritimati"]
+BIRTHDAYS = [
+    None,
+    date(2000, 2, 29),
+    date(1990, 2, 28),
+    date(1990, 3, 1),
+    date(1985, 12, 31),
+    date(1985, 1, 1),
+    date(1985, 1, 3),
+    date(1999, 6, 15),
+    date(1999, 6, 16),
+]
+ATTR_VALUES = ["Hangzhou", "hangzhou", "Beijing", 1, 2.5, 10, "10", True, False, None]
+EVENT_TYPES = ["order.placed", "cart.abandoned", "email.opened", "email.clicked"]
+HOURS = [1, 20, 23, 25, 24 * 6, 24 * 8, 24 * 31, 24 * 400]
+
+member_st = st.fixed_dictionaries(
+    {
+        "first_name": st.sampled_from([None, *TEXTS]),
+        "email_user": st.sampled_from([None, "ann", "bob", "Li"]),
+        "email_domain": st.sampled_from(["example.com", "shop.cn"]),
+        "tier": st.sampled_from(TIERS),
+        "points": st.sampled_from([0, 100, 500, 501, 1000]),
+        "orders_count": st.sampled_from([0, 1, 2, 5]),
+        "total_spent": st.sampled_from([Decimal("0"), Decimal("99.50"), Decimal("500.00")]),
+        "birthday": st.sampled_from(BIRTHDAYS),
+        "timezone": st.sampled_from(ZONES),
+        "last_order_hours": st.sampled_from([None, *HOURS]),
+        "attributes": st.dictionaries(
+            st.sampled_from(["city", "n", "vip"]), st.sampled_from(ATTR_VALUES), max_size=3
+        ),
+        "consent": st.dictionaries(st.sampled_from(["email", "sms"]), st.booleans(), max_size=2),
+        "lists": st.sets(st.sampled_from([1, 2]), max_size=2),
+        "events": st.lists(
+            st.tuples(
+                st.sampled_from(EVENT_TYPES),
+                st.sampled_from(HOURS),
+                st.sampled_from([None, 1, 2]),
+                st.booleans(),
+            ),
+            max_size=4,
+        ),
+    }
+)
+
+FIELD_VALUES: dict[str, Any] = {
+    "first_name": st.sampled_from(TEXTS),
+    "email": st.sampled_from(["ann0@example.com", "@example.com", "ANN", "shop.cn", "b"]),
+    "tier": st.sampled_from(TIERS),
+    "points": st.sampled_from([0, 100, 500, 500.5, 1000]),
+    "orders_count": st.sampled_from([0, 1, 2, 3]),
+    "total_spent": st.sampled_from([0, 99.5, 100, 500]),
+    "timezone": st.sampled_from(["UTC", "Asia/Shanghai"]),
+}
+ORDER_OPS = ["eq", "ne", "lt", "lte", "gt", "gte"]
+
+
+@st.composite
+def leaf(draw: st.DrawFn) -> dict[str, Any]:
+    kind = draw(st.sampled_from(["field", "field", "attr", "consent", "event", "date", "list"]))
+    if kind == "field":
+        name = draw(st.sampled_from(sorted(FIELD_VALUES)))
+        values = FIELD_VALUES[name]
+        ops = [*ORDER_OPS, "in", "not_in", "between", "is_set", "is_not_set"]
+        if name in ("first_name", "email", "timezone"):
+            ops += ["contains", "starts_with", "ends_with"]
+        op = draw(st.sampled_from(ops))
+        return _with_value(draw, name, op, values)
+    if kind == "attr":
+        name = "attributes." + draw(st.sampled_from(["city", "n", "vip"]))
+        op = draw(
+            st.sampled_from(
+                [*ORDER_OPS, "in", "not_in", "is_set", "is_not_set", "contains", "between"]
+            )
+        )
+        if op == "contains":
+            return {"field": name, "op": op, "value": draw(st.sampled_from(["hang", "ZHOU", "1"]))}
+        if op == "between":
+            return {"field": name, "op": op, "value": draw(st.sampled_from([[1, 10], ["B", "i"]]))}
+        plain = [
+            v
+            for v in ATTR_VALUES
+            if v is not None and (op in ("eq", "ne", "in", "not_in") or not isinstance(v, bool))
+        ]
+        return _with_value(draw, name, op, st.sampled_from(plain))
+    if kind == "consent":
+        name = "consent." + draw(st.sampled_from(["email", "sms"]))
+        op = draw(st.sampled_from(["eq", "ne", "is_set", "is_not_set"]))
+        return _with_value(draw, name, op, st.booleans())
+    if kind == "event":
+        rule: dict[str, Any] = {"event": draw(st.sampled_from(EVENT_TYPES))}
+        if draw(st.booleans()):
+            rule["within_days"] = draw(st.sampled_from([1, 7, 30, 0.5]))
+        if draw(st.booleans()):
+            rule["min_count"] = draw(st.sampled_from([1, 2, 3]))
+        if draw(st.booleans()):
+            rule["campaign_id"] = draw(st.sampled_from([1, 2]))
+        return rule
+    if kind == "list":
+        return {"list": draw(st.sampled_from([1, 2, 3]))}
+    name = draw(st.sampled_from(["birthday", "last_order_at"]))
+    if name == "birthday":
+        op = draw(st.sampled_from(["birthday_within_days", "birthday_within_days", "lt", "is_set"]))
+        if op == "birthday_within_days":
+            return {"field": name, "op": op, "value": draw(st.sampled_from([0, 1, 2, 7, 30, 365]))}
+        return _with_value(draw, name, op, st.sampled_from(["1990-01-01", "1999-06-15"]))
+    op = draw(st.sampled_from(["within_last_days", "gt", "is_not_set"]))
+    if op == "within_last_days":
+        return {"field": name, "op": op, "value": draw(st.sampled_from([1, 7, 30, 0.5]))}
+    return _with_value(draw, name, op, st.sampled_from(["2026-01-01T00:00:00+00:00"]))
+
+
+def _with_value(draw: st.DrawFn, name: str, op: str, values: Any) -> dict[str, Any]:
+    if op in ("is_set", "is_not_set"):
+        return {"field": name, "op": op}
+    if op in ("in", "not_in"):
+        return {"field": name, "op": op, "value": draw(st.lists(values, max_size=3))}
+    if op == "between":
+        low, high = draw(values), draw(values)
+        return {"field": name, "op": op, "value": [low, high]}
+    return {"field": name, "op": op, "value": draw(values)}
+
+
+rules_st = st.recursive(
+    leaf(),
+    lambda inner: st.one_of(
+        st.builds(lambda xs: {"all": xs}, st.lists(inner, max_size=3)),
+        st.builds(lambda xs: {"any": xs}, st.lists(inner, max_size=3)),
+        st.builds(lambda x: {"not": x}, inner),
+    ),
+    max_leaves=6,
+)
+
+
+def _store(db: Database, drafts: list[dict[str, Any]], now: datetime) -> dict[int, Member]:
+    twins: dict[int, Member] = {}
+    with db.session() as session:
+        for model in (ListMember, ContactList, Event, Consent, Contact):
+            session.execute(delete(model))
+        session.add_all([ContactList(id=1, name="one"), ContactList(id=2, name="two")])
+        for i, d in enumerate(drafts):
+            fields = {
+                k: d[k]
+                for k in (
+                    "first_name",
+                    "tier",
+                    "points",
+                    "orders_count",
+                    "total_spent",
+                    "birthday",
+                    "timezone",
+                )
+            }
+            fields["email"] = (
+                f"{d['email_user']}{i}@{d['email_domain']}".lower() if d["email_user"] else None
+            )
+            hours = d["last_order_hours"]
+            fields["last_order_at"] = None if hours is None else now - timedelta(hours=hours)
+            attributes = {k: v for k, v in d["attributes"].items()}
+            contact = Contact(id=i + 1, attributes=attributes, **fields)
+            session.add(contact)
+            session.flush()
+            for channel, granted in d["consent"].items():
+                session.add(Consent(contact_id=contact.id, channel=channel, granted=granted))
+            for list_id in d["lists"]:
+                session.add(ListMember(list_id=list_id, contact_id=contact.id))
+            events = []
+            for kind, ago, campaign_id, machine in d["events"]:
+                at = now - timedelta(hours=ago)
+                session.add(
+                    Event(
+                        contact_id=contact.id,
+                        type=kind,
+                        occurred_at=at,
+                        campaign_id=campaign_id,
+                        machine=machine,
+                    )
+                )
+                events.append((kind, at, campaign_id, machine))
+            twins[contact.id] = Member(
+                fields=fields,
+                attributes={k: v for k, v in attributes.items() if v is not None},
+                consent=dict(d["consent"]),
+                lists=set(d["lists"]),
+                events=events,
+            )
+    return twins
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    drafts=st.lists(member_st, max_size=6),
+    rules=rules_st,
+    now=st.sampled_from(NOWS),
+    zone=st.sampled_from(["UTC", "Asia/Shanghai"]),
+)
+def test_the_query_finds_what_the_twin_finds(
+    db: Database, drafts: list[dict[str, Any]], rules: dict[str, Any], now: datetime, zone: str
+) -> None:
+    twins = _store(db, drafts, now)
+    with db.session() as session:
+        found = set(session.scalars(segments.members(rules, now=now, zone=zone)))
+    expected = {cid for cid, m in twins.items() if matches(rules, m, now, zone)}
+    event(f"found {min(len(found), 3)}")
+    assert found == expected, rules
