@@ -1,0 +1,148 @@
+"""Logging into the admin: Flask-Login, a rate-limited login form, and the role rules every admin
+view follows (admin > marketer > viewer)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager, current_user, login_user, logout_user
+from werkzeug.wrappers import Response
+
+from herald.core.accounts import User
+from herald.web import deps
+
+LOGIN_LIMIT = "10 per minute"
+
+
+def can_write() -> bool:
+    """True for admins and marketers: they may create, edit and send."""
+    return bool(current_user.is_authenticated and current_user.can_write())
+
+
+def is_admin() -> bool:
+    return bool(current_user.is_authenticated and current_user.role == "admin")
+
+
+def require_write() -> None:
+    """Refuse (403) a change asked for by someone who may only read."""
+    if not current_user.is_authenticated:
+        abort(401)
+    if not can_write():
+        abort(403, description="your role is read-only")
+
+
+def _safe_next(target: str | None) -> str:
+    """Only redirect back into this site (no open redirect through ``?next=``)."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/"):
+            return target
+    return url_for("admin.index")
+
+
+def _load_user(user_id: str) -> User | None:
+    try:
+        user = deps.session().get(User, int(user_id))
+    except ValueError:
+        return None
+    return user if user is not None and user.active else None
+
+
+def login_view() -> Any:
+    """Show the login form; on POST check the password and log in."""
+    if request.method == "POST":
+        email = (request.form.get("email") or "").strip().lower()
+        password = request.form.get("password") or ""
+        user = deps.session().query(User).filter_by(email=email).first()
+        if user is not None and user.active and user.check_password(password):
+            login_user(user, remember=bool(request.form.get("remember")))
+            return redirect(_safe_next(request.args.get("next")))
+        flash("Wrong email or password.", "danger")
+        return render_template("admin/herald/login.html", email=email), 401
+    if current_user.is_authenticated:
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("admin/herald/login.html", email="")
+
+
+def logout_view() -> Response:
+    """Log out (POST, so a link on another site cannot do it)."""
+    logout_user()
+    flash("You are logged out.", "info")
+    return redirect(url_for("herald_auth.login"))
+
+
+def init_auth(app: Flask, limiter: Limiter) -> None:
+    """Set up Flask-Login and register /admin/login and /admin/logout."""
+    manager = LoginManager()
+    manager.login_view = "herald_auth.login"
+    manager.login_message_category = "info"
+    manager.user_loader(_load_user)
+    manager.init_app(app)
+
+    blueprint = Blueprint("herald_auth", __name__, url_prefix="/admin")
+    limited = limiter.limit(
+        lambda: app.config.get("HERALD_LOGIN_RATE_LIMIT", LOGIN_LIMIT),
+        methods=["POST"],
+        key_func=get_remote_address,
+    )(login_view)
+    blueprint.add_url_rule("/login", "login", limited, methods=["GET", "POST"])
+    blueprint.add_url_rule("/logout", "logout", logout_view, methods=["POST"])
+    app.register_blueprint(blueprint)
+
+
+class Protected:
+    """Mixin for every admin view: anonymous visitors go to the login page, logged-in users
+    without the right role get 403; views for changes refuse read-only roles server-side."""
+
+    admin_only: bool = False
+    # Flask-Admin view functions that change data
+    write_views: frozenset[str] = frozenset(
+        {"create_view", "edit_view", "delete_view", "action_view", "ajax_update"}
+    )
+
+    def is_accessible(self) -> bool:
+        if not current_user.is_authenticated:
+            return False
+        return is_admin() if self.admin_only else True
+
+    def is_visible(self) -> bool:
+        return self.is_accessible()
+
+    def _handle_view(self, name: str, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            return redirect(url_for("herald_auth.login", next=request.full_path.rstrip("?")))
+        if not self.is_accessible():
+            abort(403)
+        if name in self.write_views and not can_write():
+            abort(403, description="your role is read-only")
+        return None
+
+    # Flask-Admin reads these to decide which buttons to show
+    @property
+    def can_create(self) -> bool:  # type: ignore[override]
+        return can_write() and self.allow_create
+
+    @property
+    def can_edit(self) -> bool:  # type: ignore[override]
+        return can_write() and self.allow_edit
+
+    @property
+    def can_delete(self) -> bool:  # type: ignore[override]
+        return can_write() and self.allow_delete
+
+    allow_create: bool = True
+    allow_edit: bool = True
+    allow_delete: bool = True

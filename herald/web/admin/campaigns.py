@@ -1,0 +1,341 @@
+"""Campaigns in the admin: an email campaign form that goes through the campaign service, a
+detail page with the status buttons and live progress, and the delivery ledger."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import abort, flash, jsonify, redirect, request, url_for
+from flask_admin import expose
+from flask_wtf import FlaskForm
+from markupsafe import Markup, escape
+from sqlalchemy import func, select
+from wtforms import SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from herald.audiences.models import Contact, Segment
+from herald.campaigns import schedules, service
+from herald.campaigns.models import Campaign, Delivery, Run, Variant
+from herald.campaigns.status import ACTIONS
+from herald.core.errors import HeraldError, ValidationError
+from herald.web import deps
+from herald.web.admin.audiences import HeraldModelView
+from herald.web.admin.auth import can_write, require_write
+from herald.web.admin.progress import campaign_progress
+
+LEDGER_PAGE = 100
+ACTION_LABELS = {
+    "send-now": "Send now",
+    "schedule": "Schedule",
+    "pause": "Pause",
+    "resume": "Resume",
+    "cancel": "Cancel",
+}
+EDITABLE = ("draft",)
+DELETABLE = ("draft", "cancelled")
+
+
+class CampaignForm(FlaskForm):
+    """An email campaign with one variant (A) and an immediate or one-off schedule."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    channel = SelectField("Channel", choices=[("email", "Email")], default="email")
+    segment_id = SelectField("Segment", choices=[], validate_choice=False)
+    subject = StringField(
+        "Subject (variant A)",
+        validators=[DataRequired()],
+        render_kw={"placeholder": "Hi {{ contact.first_name }}"},
+    )
+    html = TextAreaField(
+        "HTML (variant A)", render_kw={"rows": 10, "class": "form-control text-monospace"}
+    )
+    text = TextAreaField(
+        "Plain text (variant A)", render_kw={"rows": 5, "class": "form-control text-monospace"}
+    )
+    schedule_type = SelectField(
+        "Schedule",
+        choices=[("immediate", "Immediately when sent"), ("once", "Once, at a given time")],
+        default="immediate",
+    )
+    schedule_at = StringField(
+        "At (with offset)",
+        validators=[Optional()],
+        description="ISO time with an offset, e.g. 2026-11-11T10:00:00+08:00",
+        render_kw={"placeholder": "2026-11-11T10:00:00+08:00"},
+    )
+
+    def payload(self) -> dict[str, Any]:
+        """The contract's campaign body (section 8) built from the form."""
+        variant: dict[str, Any] = {"name": "A", "subject": self.subject.data or ""}
+        if (self.html.data or "").strip():
+            variant["html"] = self.html.data
+        if (self.text.data or "").strip():
+            variant["text"] = self.text.data
+        schedule: dict[str, Any] = {"type": self.schedule_type.data}
+        if self.schedule_type.data == "once":
+            schedule["at"] = (self.schedule_at.data or "").strip()
+        segment = self.segment_id.data
+        return {
+            "name": self.name.data or "",
+            "channel": self.channel.data,
+            "segment_id": int(segment) if segment else None,
+            "variants": [variant],
+            "schedule": schedule,
+        }
+
+
+# the service names fields the API way (``variants[0].html``); the form has flat fields
+_FIELD_MAP = (
+    (re.compile(r"^variants\[0\]\.(subject|html|text)$"), r"\1"),
+    (re.compile(r"^variants(\[0\])?$"), "html"),
+    (re.compile(r"^schedule\.at$"), "schedule_at"),
+    (re.compile(r"^schedule(\..*)?$"), "schedule_type"),
+    (re.compile(r"^segment_id$"), "segment_id"),
+    (re.compile(r"^name$"), "name"),
+    (re.compile(r"^channel$"), "channel"),
+)
+
+
+def show_errors(form: CampaignForm, exc: ValidationError) -> None:
+    """Put the service's problems next to the form fields they name."""
+    fields = exc.fields or {"": exc.message}
+    placed = False
+    for key, problem in fields.items():
+        for pattern, target in _FIELD_MAP:
+            if pattern.match(key):
+                name = pattern.sub(target, key)
+                field = getattr(form, name)
+                field.errors = [*list(field.errors or []), problem]
+                placed = True
+                break
+    if not placed:
+        form.name.errors = [*list(form.name.errors or []), exc.message]
+
+
+def _status_badge(status: str) -> Markup:
+    return Markup(f'<span class="badge status status-{escape(status)}">{escape(status)}</span>')
+
+
+class CampaignView(HeraldModelView):
+    """``/admin/campaigns/``"""
+
+    form = CampaignForm
+    column_list = ("id", "name", "channel", "status", "segment", "next_run_at", "created_at")
+    column_default_sort = ("id", True)
+    column_searchable_list = ("name",)
+    column_filters = ("status", "channel")
+    column_labels = {"next_run_at": "Next run"}
+
+    def _segment(self, context: Any, model: Campaign, name: str) -> str:
+        if model.segment_id is None:
+            return "everyone" if model.channel != "social" else "—"
+        segment = deps.session().get(Segment, model.segment_id)
+        return segment.name if segment else f"#{model.segment_id}"
+
+    column_formatters = {
+        "name": lambda v, c, m, n: Markup(
+            f'<a href="{escape(v.get_url(".detail_view", campaign_id=m.id))}">{escape(m.name)}</a>'
+        ),
+        "status": lambda v, c, m, n: _status_badge(m.status),
+        "segment": _segment,
+        "next_run_at": lambda v, c, m, n: (
+            m.next_run_at.strftime("%Y-%m-%d %H:%M UTC") if m.next_run_at else ""
+        ),
+        "created_at": lambda v, c, m, n: (
+            m.created_at.strftime("%Y-%m-%d %H:%M") if m.created_at else ""
+        ),
+    }
+
+    # ------------------------------------------------------------------ form
+
+    def _fill_segments(self, form: CampaignForm) -> None:
+        rows = deps.session().execute(select(Segment.id, Segment.name).order_by(Segment.name))
+        form.segment_id.choices = [("", "Everyone (all contacts)")] + [
+            (str(sid), name) for sid, name in rows
+        ]
+
+    def create_form(self, obj: Any = None) -> Any:
+        form = super().create_form(obj)
+        self._fill_segments(form)
+        return form
+
+    def edit_form(self, obj: Any = None) -> Any:
+        form = super().edit_form(obj)
+        self._fill_segments(form)
+        return form
+
+    def on_form_prefill(self, form: Any, id: Any) -> None:
+        campaign = self.get_one(id)
+        if campaign is None:
+            return
+        variant = campaign.variants[0].content if campaign.variants else {}
+        form.segment_id.data = str(campaign.segment_id) if campaign.segment_id else ""
+        form.subject.data = variant.get("subject", "")
+        form.html.data = variant.get("html", "")
+        form.text.data = variant.get("text", "")
+        form.schedule_type.data = (campaign.schedule or {}).get("type", "immediate")
+        form.schedule_at.data = (campaign.schedule or {}).get("at", "")
+
+    def create_model(self, form: Any) -> Any:
+        """Create through :func:`service.create_campaign`; its problems go onto the form."""
+        session = deps.session()
+        try:
+            campaign = service.create_campaign(session, form.payload(), deps.settings().timezone)
+            session.commit()
+        except ValidationError as exc:
+            session.rollback()
+            show_errors(form, exc)
+            flash(f"The campaign was not saved: {exc.message}", "danger")
+            return False
+        return campaign
+
+    def update_model(self, form: Any, model: Campaign) -> bool:
+        """Edit a draft: the same checks as creation, then the new content replaces the old."""
+        session = deps.session()
+        if model.status not in EDITABLE:
+            flash(f"Only a draft can be edited; this campaign is {model.status}.", "danger")
+            return False
+        payload = form.payload()
+        try:
+            _check(session, payload, deps.settings().timezone)
+        except ValidationError as exc:
+            show_errors(form, exc)
+            flash(f"The campaign was not saved: {exc.message}", "danger")
+            return False
+        model.name = payload["name"].strip()
+        model.segment_id = payload["segment_id"]
+        model.schedule = schedules.validate(payload["schedule"], deps.settings().timezone)
+        content = {k: v for k, v in payload["variants"][0].items() if k != "name"}
+        if model.variants:
+            model.variants[0].content = content
+        else:
+            model.variants.append(Variant(name="A", position=0, content=content))
+        session.commit()
+        return True
+
+    def get_save_return_url(self, model: Any, is_created: bool = False) -> str:
+        return self.get_url(".detail_view", campaign_id=model.id)
+
+    def delete_model(self, model: Campaign) -> bool:
+        if model.status not in DELETABLE:
+            flash(f"A {model.status} campaign cannot be deleted; cancel it instead.", "danger")
+            return False
+        return super().delete_model(model)
+
+    # ------------------------------------------------------------------ detail
+
+    def _campaign(self, campaign_id: int) -> Campaign:
+        campaign = deps.session().get(Campaign, campaign_id)
+        if campaign is None:
+            abort(404)
+        return campaign
+
+    @expose("/<int:campaign_id>/")
+    def detail_view(self, campaign_id: int) -> Any:
+        """One campaign: content, status buttons and live progress."""
+        session = deps.session()
+        campaign = self._campaign(campaign_id)
+        segment = session.get(Segment, campaign.segment_id) if campaign.segment_id else None
+        actions = [
+            (name, label)
+            for name, label in ACTION_LABELS.items()
+            if campaign.status in ACTIONS[name] and can_write()
+        ]
+        runs = list(
+            session.scalars(select(Run).where(Run.campaign_id == campaign.id).order_by(Run.id))
+        )
+        return self.render(
+            "admin/herald/campaign_detail.html",
+            campaign=campaign,
+            segment=segment,
+            actions=actions,
+            runs=runs,
+            progress=campaign_progress(session, campaign),
+            editable=campaign.status in EDITABLE and can_write(),
+        )
+
+    @expose("/<int:campaign_id>/progress.json")
+    def progress_view(self, campaign_id: int) -> Any:
+        """What the detail page polls every two seconds."""
+        return jsonify(campaign_progress(deps.session(), self._campaign(campaign_id)))
+
+    @expose("/<int:campaign_id>/<action>", methods=("POST",))
+    def campaign_action(self, campaign_id: int, action: str) -> Any:
+        """Send now / schedule / pause / resume / cancel, through the campaign service."""
+        require_write()
+        if action not in ACTION_LABELS:
+            abort(404)
+        session = deps.session()
+        campaign = self._campaign(campaign_id)
+        try:
+            if action == "send-now":
+                service.send_now(session, campaign)
+            elif action == "schedule":
+                service.arm(session, campaign, deps.settings().timezone)
+            elif action == "pause":
+                service.pause(session, campaign)
+            elif action == "resume":
+                service.resume(session, campaign)
+            else:
+                service.cancel(session, campaign)
+            session.commit()
+            flash(f"{ACTION_LABELS[action]}: the campaign is now {campaign.status}.", "success")
+        except HeraldError as exc:
+            session.rollback()
+            flash(exc.message, "danger")
+        return redirect(url_for(".detail_view", campaign_id=campaign_id))
+
+    @expose("/<int:campaign_id>/deliveries/")
+    def deliveries_view(self, campaign_id: int) -> Any:
+        """The delivery ledger of one campaign (read-only), filterable by status."""
+        session = deps.session()
+        campaign = self._campaign(campaign_id)
+        wanted = request.args.get("status") or None
+        page = max(0, request.args.get("page", 0, type=int))
+        where = [Run.campaign_id == campaign.id]
+        if wanted:
+            where.append(Delivery.status == wanted)
+        rows = session.execute(
+            select(Delivery, Contact.email, Contact.external_id, Variant.name)
+            .join(Run, Run.id == Delivery.run_id)
+            .join(Contact, Contact.id == Delivery.contact_id)
+            .outerjoin(Variant, Variant.id == Delivery.variant_id)
+            .where(*where)
+            .order_by(Delivery.id)
+            .offset(page * LEDGER_PAGE)
+            .limit(LEDGER_PAGE)
+        ).all()
+        total = session.scalar(
+            select(func.count())
+            .select_from(Delivery)
+            .join(Run, Run.id == Delivery.run_id)
+            .where(*where)
+        )
+        counts = dict(
+            session.execute(
+                select(Delivery.status, func.count())
+                .join(Run, Run.id == Delivery.run_id)
+                .where(Run.campaign_id == campaign.id)
+                .group_by(Delivery.status)
+            ).all()
+        )
+        return self.render(
+            "admin/herald/deliveries.html",
+            campaign=campaign,
+            rows=rows,
+            total=int(total or 0),
+            counts=counts,
+            wanted=wanted,
+            page=page,
+            pages=max(1, -(-int(total or 0) // LEDGER_PAGE)),
+        )
+
+
+def _check(session: Any, payload: dict[str, Any], zone: Any) -> None:
+    """Run creation's checks on ``payload`` without keeping anything."""
+    nested = session.begin_nested()
+    try:
+        service.create_campaign(session, payload, zone)
+    finally:
+        nested.rollback()
