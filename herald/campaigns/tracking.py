@@ -1,11 +1,15 @@
 """Signed tokens for open pixels, click links and unsubscribe links.
 
 A token carries the delivery id (and for clicks the target URL); itsdangerous signs it with the
-secret key, so a forged or altered token is rejected and never redirects anywhere.
+secret key, so a forged or altered token is rejected and never redirects anywhere. Serializers
+are cached per secret and purpose because a run signs several tokens per member.
 """
 
 from __future__ import annotations
 
+import re
+from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -13,6 +17,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 SALTS = {"open": "herald.open", "click": "herald.click", "unsubscribe": "herald.unsubscribe"}
 
 
+@lru_cache(maxsize=32)
 def _serializer(secret: str, kind: str) -> URLSafeSerializer:
     return URLSafeSerializer(secret, salt=SALTS[kind])
 
@@ -26,9 +31,75 @@ def read_token(secret: str, kind: str, token: str) -> Any | None:
     """The payload of a genuine token of that purpose, or ``None`` for anything else."""
     try:
         return _serializer(secret, kind).loads(token)
-    except (BadSignature, ValueError, TypeError):
+    except (BadSignature, ValueError, TypeError, KeyError):
         return None
 
 
 def unsubscribe_url(public_url: str, secret: str, delivery_id: int) -> str:
+    """``{PUBLIC_URL}/u/{token}``: the one-click unsubscribe link of one delivery."""
     return f"{public_url}/u/{make_token(secret, 'unsubscribe', delivery_id)}"
+
+
+def open_url(public_url: str, secret: str, delivery_id: int) -> str:
+    """``{PUBLIC_URL}/t/o/{token}.gif``: the open pixel of one delivery."""
+    return f"{public_url}/t/o/{make_token(secret, 'open', delivery_id)}.gif"
+
+
+def click_url(public_url: str, secret: str, delivery_id: int, target: str) -> str:
+    """``{PUBLIC_URL}/t/c/{token}``: a tracked link to ``target`` for one delivery."""
+    return f"{public_url}/t/c/{make_token(secret, 'click', [delivery_id, target])}"
+
+
+def read_delivery(secret: str, kind: str, token: str) -> int | None:
+    """The delivery id of a genuine open or unsubscribe token."""
+    payload = read_token(secret, kind, token)
+    return payload if isinstance(payload, int) and not isinstance(payload, bool) else None
+
+
+def read_click(secret: str, token: str) -> tuple[int, str] | None:
+    """``(delivery_id, target)`` of a genuine click token whose target is an http(s) URL."""
+    payload = read_token(secret, "click", token)
+    if not (isinstance(payload, list) and len(payload) == 2):
+        return None
+    delivery_id, target = payload
+    if not isinstance(delivery_id, int) or not isinstance(target, str):
+        return None
+    if not target.lower().startswith(("http://", "https://")):
+        return None
+    return delivery_id, target
+
+
+# Known privacy proxies and link scanners fetch pixels and follow links without a person.
+# Apple Mail Privacy Protection presents a bare "Mozilla/5.0" with no platform details.
+_MACHINE_AGENTS = re.compile(
+    r"GoogleImageProxy|YahooMailProxy|ggpht\.com|Apple.?Mail.?Privacy|Mimecast|Proofpoint|"
+    r"Barracuda|Symantec|MessageLabs|Forcepoint|TrendMicro|Sophos|FireEye|Cisco.?IronPort|"
+    r"Microsoft Office Protocol Discovery|BingPreview|SafeLinks|ms-office|"
+    r"bot\b|crawler|spider|preview|scanner|python-requests|python-urllib|curl/|wget|"
+    r"Go-http-client|HeadlessChrome|facebookexternalhit|Slackbot|WhatsApp|Discordbot",
+    re.I,
+)
+
+
+def is_machine_agent(user_agent: str | None) -> bool:
+    """True for a known privacy proxy or scanner user agent (or none at all)."""
+    agent = (user_agent or "").strip()
+    if not agent or agent == "Mozilla/5.0":
+        return True
+    return bool(_MACHINE_AGENTS.search(agent))
+
+
+def is_machine_event(
+    user_agent: str | None,
+    sent_at: datetime | None,
+    now: datetime,
+    window: timedelta,
+    method: str = "GET",
+) -> bool:
+    """An open or click made by a machine: a proxy or scanner agent, a ``HEAD`` request, or one
+    arriving within ``window`` of the delivery (no person opens a mail that fast)."""
+    if method.upper() == "HEAD" or is_machine_agent(user_agent):
+        return True
+    if sent_at is None or window <= timedelta(0):
+        return False
+    return now - sent_at < window

@@ -27,6 +27,9 @@ class Outcome:
     provider_id: str | None = None
     reason: str | None = None
     retry_after: float | None = None
+    # something the ledger records with the outcome in its transaction, e.g. a hard bounce:
+    # {"type": "bounced", "data": {...}, "address": "..."} (see herald/channels/feedback.py)
+    event: Mapping[str, Any] | None = None
 
     @classmethod
     def sent(cls, provider_id: str | None = None) -> Outcome:

@@ -1,18 +1,35 @@
-"""Email over SMTP: one persistent connection per worker process, reopened when it drops."""
+"""Marketing email over SMTP (contract section 6).
+
+``prepare`` does the expensive work once per run and variant: templates compiled, links turned
+into markers, CSS inlined, the text part derived, and the MIME structure serialised by stdlib
+``email`` into a skeleton. ``render`` only renders the member's templates, signs their tracking
+URLs and joins bytes (plus a DKIM signature when configured). ``send`` waits for the provider's
+rate limit and hands the bytes to a pooled SMTP connection.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import smtplib
-import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import formataddr, getaddresses, make_msgid
+from email.utils import getaddresses
+from functools import cached_property
 from typing import Any, ClassVar
 
 from herald.campaigns import render as templates
 from herald.channels.base import Outcome, Recipient, RunInfo
+from herald.channels.email_content import PreparedContent, prepare_content
+from herald.channels.email_mime import (
+    DkimKey,
+    Skeleton,
+    build_skeleton,
+    dkim_sign,
+    format_date,
+    format_to,
+)
+from herald.channels.feedback import hard_bounce_limit
+from herald.channels.ratelimit import Limiter, limiter_for
+from herald.channels.smtp_pool import SmtpPool
+from herald.core import clock
 from herald.core.settings import Settings
 
 TEMPLATE_FIELDS = {"subject": False, "html": True, "text": False}
@@ -20,24 +37,28 @@ TEMPLATE_FIELDS = {"subject": False, "html": True, "text": False}
 
 @dataclass(frozen=True)
 class PreparedEmail:
+    """A run and variant ready for per-member rendering."""
+
     run: RunInfo
     subject: Any
-    html: Any
-    text: Any | None
+    content: PreparedContent
+    skeleton: Skeleton
     sender: str
+    envelope_from: str
 
 
 @dataclass(frozen=True)
 class OutgoingEmail:
-    """A rendered message and its envelope."""
+    """A rendered message (bytes as they go over ``DATA``) and its envelope."""
 
-    message: EmailMessage
+    data: bytes
     sender: str
     recipient: str
+    message_id: str
 
 
 class EmailChannel:
-    """Marketing email via SMTP (contract section 6)."""
+    """Marketing email via SMTP."""
 
     kind: ClassVar[str] = "email"
     address: ClassVar[str | None] = "email"
@@ -47,10 +68,28 @@ class EmailChannel:
     resend_uncertain: ClassVar[bool] = True
 
     def __init__(self, settings: Settings) -> None:
+        # cheap: the campaign service builds channels with stand-in settings to check variants
         self.settings = settings
-        self._smtp: smtplib.SMTP | None = None
+        self._date: tuple[int, str] = (0, "")
+
+    @cached_property
+    def pool(self) -> SmtpPool:
+        """Pooled SMTP connections, opened on first send."""
+        hard_bounce_limit(self.settings)  # a malformed value fails the first send, loudly
+        return SmtpPool(self.settings)
+
+    @cached_property
+    def limiter(self) -> Limiter:
+        """The email provider's rate limit (``HERALD_EMAIL_RATE``)."""
+        return limiter_for(self.settings, "email")
+
+    @cached_property
+    def dkim(self) -> DkimKey | None:
+        """The DKIM key when signing is configured."""
+        return _dkim_key(self.settings)
 
     def check_variant(self, content: Mapping[str, Any]) -> dict[str, str]:
+        """Field problems of an email variant; templates are compiled."""
         problems = templates.check_templates(content, TEMPLATE_FIELDS)
         if not content.get("subject"):
             problems.setdefault("subject", "subject is required")
@@ -62,111 +101,80 @@ class EmailChannel:
         return problems
 
     def prepare(self, run: RunInfo) -> PreparedEmail:
+        """Compile the variant and build the message skeleton, once per run and variant."""
         content = run.content
-        html = content.get("html")
-        text = content.get("text")
+        sender = " ".join(str(content.get("from") or self.settings.mail_from).split())
+        prepared = prepare_content(
+            content.get("html"),
+            content.get("text"),
+            self.settings.public_url,
+            self.settings.secret_key,
+        )
+        skeleton = build_skeleton(
+            sender,
+            html=prepared.html is not None,
+            secret=self.settings.secret_key,
+            unsubscribe=True,
+        )
         return PreparedEmail(
             run=run,
             subject=templates.compile_template("subject", content["subject"]),
-            html=templates.compile_template("html", html, html=True) if html else None,
-            text=templates.compile_template("text", text) if text else None,
-            sender=content.get("from") or self.settings.mail_from,
+            content=prepared,
+            skeleton=skeleton,
+            sender=sender,
+            envelope_from=getaddresses([sender])[0][1] or sender,
         )
 
     def render(self, prepared: PreparedEmail, recipient: Recipient) -> OutgoingEmail:
+        """The bytes for one member."""
+        address = (recipient.email or "").strip()
+        if not address or any(ch.isspace() for ch in address) or "@" not in address:
+            raise ValueError(f"not a deliverable address: {address!r}")
         context = recipient.context
-        message = EmailMessage()
-        message["Subject"] = " ".join(templates.render(prepared.subject, context).split())
-        message["From"] = prepared.sender
-        name = " ".join(
-            filter(
-                None, [context["contact"].get("first_name"), context["contact"].get("last_name")]
-            )
+        contact = context.get("contact") or {}
+        name = " ".join(filter(None, [contact.get("first_name"), contact.get("last_name")]))
+        text, html = prepared.content.render(context, recipient.delivery_id)
+        message_id = prepared.skeleton.message_id(prepared.run.run_id, recipient.delivery_id)
+        data = prepared.skeleton.assemble(
+            message_id=message_id,
+            date=self._now(),
+            to=format_to(name, address),
+            subject=templates.render(prepared.subject, context),
+            unsubscribe=str(context.get("unsubscribe_url") or "") or None,
+            text=text,
+            html=html,
         )
-        message["To"] = formataddr((name, recipient.email or ""))
-        domain = (getaddresses([prepared.sender])[0][1] or "herald.local").rpartition("@")[2]
-        message["Message-ID"] = make_msgid(
-            idstring=f"{prepared.run.run_id}.{recipient.delivery_id}", domain=domain
-        )
-        unsubscribe = context.get("unsubscribe_url")
-        if unsubscribe:
-            message["List-Unsubscribe"] = f"<{unsubscribe}>"
-            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        message["X-Herald-Delivery"] = str(recipient.delivery_id)
-        html = templates.render(prepared.html, context) if prepared.html else None
-        text = templates.render(prepared.text, context) if prepared.text else None
-        message.set_content(text or "")
-        if html:
-            message.add_alternative(html, subtype="html")
-        return OutgoingEmail(message, _envelope(prepared.sender), recipient.email or "")
+        if self.dkim is not None:
+            data = dkim_sign(data, self.dkim)
+        return OutgoingEmail(data, prepared.envelope_from, address, message_id)
 
     def send(self, message: OutgoingEmail) -> Outcome:
-        for attempt in (1, 2):
-            try:
-                smtp = self._connection()
-                refused = smtp.send_message(
-                    message.message, from_addr=message.sender, to_addrs=[message.recipient]
-                )
-            except smtplib.SMTPRecipientsRefused as exc:
-                code, reply = next(iter(exc.recipients.values()))
-                return _classify(code, reply)
-            except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
-                return _classify(exc.smtp_code, exc.smtp_error)
-            except (TimeoutError, smtplib.SMTPServerDisconnected, ConnectionError, OSError) as exc:
-                self._drop()
-                if attempt == 2:
-                    return Outcome.transient(f"SMTP connection failed: {exc}")
-                continue
-            except smtplib.SMTPResponseException as exc:
-                self._drop()
-                return _classify(exc.smtp_code, exc.smtp_error)
-            if refused:
-                code, reply = next(iter(refused.values()))
-                return _classify(code, reply)
-            return Outcome.sent(message.message["Message-ID"])
-        return Outcome.transient("SMTP connection failed")  # pragma: no cover
+        """Wait for the rate limit, hand over, classify; sent carries the Message-ID."""
+        if not self.limiter.acquire():
+            return Outcome.transient("email rate limit: no slot free in time", retry_after=5)
+        outcome = self.pool.submit(message.sender, message.recipient, message.data)
+        if outcome.status == "sent":
+            return Outcome.sent(message.message_id)
+        return outcome
 
     def close(self) -> None:
-        if self._smtp is not None:
-            with contextlib.suppress(smtplib.SMTPException, OSError):
-                self._smtp.quit()
-        self._smtp = None
+        """Quit pooled SMTP connections."""
+        if "pool" in self.__dict__:
+            self.pool.close()
 
-    def _drop(self) -> None:
-        try:
-            if self._smtp is not None:
-                self._smtp.close()
-        finally:
-            self._smtp = None
-
-    def _connection(self) -> smtplib.SMTP:
-        if self._smtp is not None:
-            return self._smtp
-        s = self.settings
-        if s.smtp_tls == "ssl":
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                s.smtp_host,
-                s.smtp_port,
-                timeout=s.smtp_timeout,
-                context=ssl.create_default_context(),
-            )
-        else:
-            smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout)
-            if s.smtp_tls == "starttls":
-                smtp.starttls(context=ssl.create_default_context())
-        if s.smtp_user:
-            smtp.login(s.smtp_user, s.smtp_password or "")
-        self._smtp = smtp
-        return smtp
+    def _now(self) -> str:
+        moment = clock.now()
+        second = int(moment.timestamp())
+        if self._date[0] != second:
+            self._date = (second, format_date(moment))
+        return self._date[1]
 
 
-def _envelope(sender: str) -> str:
-    return getaddresses([sender])[0][1] or sender
-
-
-def _classify(code: int, reply: bytes | str) -> Outcome:
-    text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
-    reason = f"SMTP {code}: {text}".strip()
-    if 400 <= code < 500:
-        return Outcome.transient(reason)
-    return Outcome.permanent(reason)
+def _dkim_key(settings: Settings) -> DkimKey | None:
+    if not settings.dkim_enabled or settings.dkim_key_file is None:
+        return None
+    return DkimKey(
+        domain=str(settings.dkim_domain).encode(),
+        selector=str(settings.dkim_selector).encode(),
+        private_key=settings.dkim_key_file.read_bytes(),
+    )

@@ -1,0 +1,169 @@
+"""A small pool of persistent SMTP connections, and the classification of SMTP replies.
+
+Connections are checked out one thread at a time (Celery's threads pool shares the channel),
+at most ``HERALD_SMTP_POOL_SIZE`` open at once, and kept between messages. A connection that
+fails is closed and replaced. Only a connection that fails before the message was submitted
+(a pooled one the server dropped while idle) is retried at once; one that fails during or after
+``DATA`` is a transient outcome the ledger retries later, with the same Message-ID.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import smtplib
+import ssl
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from herald.channels.base import Outcome
+from herald.core.settings import Settings
+
+_DROPPED = (smtplib.SMTPServerDisconnected, ConnectionError, TimeoutError, OSError)
+
+
+@dataclass
+class _Lease:
+    smtp: smtplib.SMTP
+    reused: bool
+    broken: bool = False
+
+
+class SmtpPool:
+    """Persistent connections to the configured SMTP server."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._idle: list[smtplib.SMTP] = []
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(settings.smtp_pool_size)
+        self.opened = 0  # connections opened so far (tests, logs)
+
+    def submit(self, sender: str, recipient: str, data: bytes) -> Outcome:
+        """Hand one message over and classify the reply; never raises for SMTP trouble."""
+        for _ in (1, 2):
+            stage = "connect"
+            try:
+                with self._checkout() as lease:
+                    try:
+                        stage = "mail"
+                        code, reply = lease.smtp.mail(sender)
+                        if code != 250:
+                            _reset(lease)
+                            return classify(code, reply, "MAIL FROM")
+                        stage = "rcpt"
+                        code, reply = lease.smtp.rcpt(recipient)
+                        if code not in (250, 251):
+                            _reset(lease)
+                            return classify(code, reply, "RCPT TO", recipient)
+                        stage = "data"
+                        code, reply = lease.smtp.data(data)
+                        if code != 250:
+                            _reset(lease)
+                            return classify(code, reply, "DATA", recipient)
+                        return Outcome.sent()
+                    except smtplib.SMTPResponseException as exc:
+                        lease.broken = True
+                        return classify(exc.smtp_code, exc.smtp_error, stage.upper(), recipient)
+                    except _DROPPED:
+                        lease.broken = True
+                        if stage == "mail" and lease.reused:
+                            continue  # idle connection closed by the server: nothing was sent
+                        raise
+            except _DROPPED as exc:
+                where = "before the message was sent" if stage in ("connect", "mail") else ""
+                where = where or "during the message; it will be sent again"
+                return Outcome.transient(f"SMTP connection lost {where}: {exc or 'closed'}")
+            except smtplib.SMTPException as exc:
+                # login or STARTTLS refused: a configuration problem, retried within the ceiling
+                code = getattr(exc, "smtp_code", 0)
+                return Outcome.transient(f"SMTP session failed at {stage}: {code} {exc}")
+        return Outcome.transient("SMTP connection lost before the message was sent")
+
+    @contextlib.contextmanager
+    def _checkout(self) -> Iterator[_Lease]:
+        if not self._slots.acquire(timeout=self.settings.smtp_timeout):
+            raise TimeoutError("no SMTP connection free in the pool")
+        lease: _Lease | None = None
+        try:
+            with self._lock:
+                idle = self._idle.pop() if self._idle else None
+            lease = _Lease(idle, True) if idle is not None else _Lease(self._open(), False)
+            yield lease
+        finally:
+            if lease is not None:
+                if lease.broken:
+                    _close(lease.smtp)
+                else:
+                    with self._lock:
+                        self._idle.append(lease.smtp)
+            self._slots.release()
+
+    def _open(self) -> smtplib.SMTP:
+        s = self.settings
+        if s.smtp_tls == "ssl":
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                s.smtp_host, s.smtp_port, timeout=s.smtp_timeout, context=tls_context(s)
+            )
+        else:
+            smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout)
+            if s.smtp_tls == "starttls":
+                smtp.starttls(context=tls_context(s))
+        try:
+            smtp.ehlo_or_helo_if_needed()
+            if s.smtp_user:
+                smtp.login(s.smtp_user, s.smtp_password or "")
+        except Exception:
+            _close(smtp)
+            raise
+        with self._lock:
+            self.opened += 1
+        return smtp
+
+    def close(self) -> None:
+        """Quit every idle connection."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for smtp in idle:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                smtp.quit()
+            _close(smtp)
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext:
+    """Verified TLS; ``HERALD_SMTP_TLS_INSECURE=1`` accepts a self-signed server (local sinks)."""
+    context = ssl.create_default_context()
+    if (settings.extra.get("HERALD_SMTP_TLS_INSECURE") or "").strip() in ("1", "true", "yes"):
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def classify(code: int, reply: Any, stage: str, recipient: str | None = None) -> Outcome:
+    """4xx → transient; 5xx → permanent, and a hard bounce when it refuses the recipient or the
+    message (RCPT TO, DATA)."""
+    text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+    reason = f"SMTP {code} at {stage}: {' '.join(text.split())}"[:480]
+    if 400 <= code < 500 or code < 200:
+        return Outcome.transient(reason)
+    if recipient is not None and stage in ("RCPT TO", "DATA"):
+        event = {
+            "type": "bounced",
+            "data": {"kind": "hard", "reason": reason, "code": code},
+            "address": recipient,
+        }
+        return Outcome("permanent", reason=reason, event=event)
+    return Outcome.permanent(reason)
+
+
+def _reset(lease: _Lease) -> None:
+    try:
+        lease.smtp.rset()
+    except _DROPPED:
+        lease.broken = True
+
+
+def _close(smtp: smtplib.SMTP) -> None:
+    with contextlib.suppress(Exception):
+        smtp.close()

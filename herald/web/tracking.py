@@ -1,0 +1,145 @@
+"""Tracking links: the open pixel, click redirects and one-click unsubscribe (contract 6, 9).
+
+``GET /t/o/<token>.gif`` answers a 1x1 GIF and records ``email.opened``; ``GET /t/c/<token>``
+records ``email.clicked`` and redirects (302) to the signed target; ``/u/<token>`` shows a
+confirm page (GET) and unsubscribes (POST, RFC 8058 one-click: no CSRF token is possible, and
+the signed token is the proof). A forged or altered token is a 404 and never redirects.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+
+from flask import Blueprint, Flask, Response, redirect, request
+from markupsafe import escape
+
+from herald.campaigns.tracking import is_machine_event, read_click, read_delivery
+from herald.channels import feedback
+from herald.core import clock
+from herald.web import deps
+
+log = logging.getLogger(__name__)
+
+# the blueprint name "tracking" is exempt from the admin's CSRF checks
+blueprint = Blueprint("tracking", __name__)
+
+GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+NO_STORE = {"Cache-Control": "no-store, no-cache, must-revalidate, max-age=0"}
+
+
+def _gif(status: int = 200) -> Response:
+    return Response(GIF, status=status, mimetype="image/gif", headers=NO_STORE)
+
+
+def _not_found() -> Response:
+    return Response("Not found\n", status=404, mimetype="text/plain", headers=NO_STORE)
+
+
+def _track(kind: str, delivery_id: int, data: dict[str, str]) -> None:
+    """Record one open or click; a database problem never breaks the pixel or the redirect."""
+    session = deps.session()
+    try:
+        ref = feedback.find_delivery(session, delivery_id)
+        if ref is None:
+            return
+        machine = is_machine_event(
+            request.user_agent.string,
+            ref.sent_at,
+            clock.now(),
+            deps.settings().machine_event_window,
+            request.method,
+        )
+        feedback.record_event(session, kind, ref, data, machine=machine)
+        session.commit()
+    except Exception:
+        session.rollback()
+        log.exception("could not record %s for delivery %s", kind, delivery_id)
+
+
+@blueprint.route("/t/o/<token>.gif", methods=["GET"])
+def open_pixel(token: str) -> Response:
+    """The open pixel: always an image; 404 status for a forged token."""
+    delivery_id = read_delivery(deps.settings().secret_key, "open", token)
+    if delivery_id is None:
+        return _gif(404)
+    _track("email.opened", delivery_id, {"user_agent": request.user_agent.string[:200]})
+    return _gif()
+
+
+@blueprint.route("/t/c/<token>", methods=["GET"])
+def click(token: str) -> Response:
+    """A tracked link: record the click and redirect to the signed target."""
+    found = read_click(deps.settings().secret_key, token)
+    if found is None:
+        return _not_found()
+    delivery_id, target = found
+    _track(
+        "email.clicked",
+        delivery_id,
+        {"url": target[:1000], "user_agent": request.user_agent.string[:200]},
+    )
+    response = redirect(target, code=302)
+    response.headers.update(NO_STORE)
+    return response
+
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>{title}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem}}
+button{{font-size:1rem;padding:.6rem 1.2rem;cursor:pointer}}</style></head>
+<body><h1>{title}</h1>{body}</body></html>
+"""
+
+
+@blueprint.route("/u/<token>", methods=["GET", "POST"])
+def unsubscribe(token: str) -> Response:
+    """GET: a confirm page with one button. POST (the button, or a mail client's one-click
+    ``List-Unsubscribe=One-Click``): revoke email consent and suppress the address."""
+    delivery_id = read_delivery(deps.settings().secret_key, "unsubscribe", token)
+    if delivery_id is None:
+        return _not_found()
+    if request.method == "GET":
+        body = (
+            "<p>Stop receiving marketing email from us at this address?</p>"
+            f'<form method="post" action="/u/{escape(token)}">'
+            '<input type="hidden" name="List-Unsubscribe" value="One-Click">'
+            '<button type="submit">Unsubscribe</button></form>'
+        )
+        return Response(_PAGE.format(title="Unsubscribe", body=body), mimetype="text/html")
+    session = deps.session()
+    ref = feedback.find_delivery(session, delivery_id)
+    if ref is not None:
+        feedback.unsubscribe(session, ref)
+        session.commit()
+    body = "<p>You will not receive marketing email from us at this address any more.</p>"
+    return Response(
+        _PAGE.format(title="You are unsubscribed", body=body),
+        mimetype="text/html",
+        headers=NO_STORE,
+    )
+
+
+def init_app(app: Flask) -> None:
+    """Register tracking links, and the email events webhook when no webhooks package does."""
+    from herald.channels.feedback import hard_bounce_limit
+
+    hard_bounce_limit(app.extensions["herald.settings"])  # malformed → stop at start
+    app.register_blueprint(blueprint)
+    from herald.web import email_events
+
+    if not _webhooks_registers(email_events.blueprint):
+        app.register_blueprint(email_events.blueprint)
+
+
+def _webhooks_registers(target: Blueprint) -> bool:
+    """True when the webhooks package lists ``target`` among the blueprints it registers."""
+    try:
+        import herald.web.webhooks as webhooks
+    except ModuleNotFoundError:
+        return False
+    return any(
+        isinstance(value, list | tuple) and any(item is target for item in value)
+        for value in vars(webhooks).values()
+    )
