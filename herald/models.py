@@ -11,7 +11,9 @@ from herald.audiences.models import (
     Suppression,
     WebhookInbox,
 )
+from herald.campaigns.coupons import Coupon
 from herald.campaigns.models import Batch, Campaign, Delivery, Run, Variant
+from herald.campaigns.posts import RunPost
 from herald.core.accounts import ApiToken, User
 from herald.core.db import Base
 
@@ -23,11 +25,13 @@ __all__ = [
     "Consent",
     "Contact",
     "ContactList",
+    "Coupon",
     "Delivery",
     "Event",
     "ImportJob",
     "ListMember",
     "Run",
+    "RunPost",
     "Segment",
     "Suppression",
     "User",

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from herald.audiences import segments
 from herald.audiences.models import Contact, Segment, Suppression
-from herald.campaigns import schedules
+from herald.campaigns import posts, schedules
 from herald.campaigns import status as st
 from herald.campaigns.models import Batch, Campaign, Delivery, Run
 from herald.campaigns.policy import Facts, Rules, decide
@@ -85,7 +85,13 @@ def audience(session: Session, campaign: Campaign) -> Any:
     if campaign.segment_id is not None:
         segment = session.get(Segment, campaign.segment_id)
         rules = segment.rules if segment else None
-    return segments.members(rules)
+    from herald.channels.registry import channel_class
+
+    # a channel may narrow every audience (member days: only the tiers the benefits name)
+    eligible = getattr(channel_class(campaign.channel), "eligible", None)
+    condition = eligible([v.content for v in campaign.variants]) if eligible else None
+    query = segments.members(rules)
+    return query if condition is None else query.where(condition)
 
 
 def plan_run(
@@ -96,6 +102,10 @@ def plan_run(
     run = Run(campaign_id=campaign.id, status="sending", due_at=due_at, started_at=now)
     session.add(run)
     session.flush()
+    from herald.channels.registry import channel_class
+
+    if getattr(channel_class(campaign.channel), "per_run", False):
+        return posts.plan_post(session, run, now)  # one post per run, no ledger rows
     variants = [v.id for v in campaign.variants]
     members = audience(session, campaign).subquery()
     position = func.row_number().over(order_by=members.c.id) - 1
@@ -253,8 +263,12 @@ def send_batch(
             _release(session, batch_id, fence)
             report.stopped = "paused"
             return report
-        report.recovered = _recover_in_flight(session, batch, channel)
-        sender = _BatchSender(settings, campaign, run, batch, channel, fence, report)
+        sender: _BatchSender | posts.RunPoster
+        if getattr(channel, "per_run", False):
+            sender = posts.RunPoster(settings, campaign, run, batch, channel, fence, report)
+        else:
+            report.recovered = _recover_in_flight(session, batch, channel)
+            sender = _BatchSender(settings, campaign, run, batch, channel, fence, report)
     sender.run(db)
     return report
 

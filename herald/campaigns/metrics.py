@@ -210,4 +210,25 @@ def campaign_stats(session: Session, campaign: Campaign) -> dict[str, Any]:
         "variants": variants,
         "winner": (decision or {}).get("winner"),
         "decision": decision,
+        "social": social_stats(session, run_ids),
     }
+
+
+def social_stats(session: Session, run_ids: list[int]) -> dict[str, Any] | None:
+    """Posts of per-run channels and their engagement as last read back; None when none."""
+    from herald.campaigns.posts import RunPost
+
+    if not run_ids:
+        return None
+    posts = list(session.scalars(select(RunPost).where(RunPost.run_id.in_(run_ids))))
+    if not posts:
+        return None
+    out: dict[str, Any] = {"posts": sum(p.status == "sent" for p in posts)}
+    for name in ("favourites_count", "reblogs_count", "replies_count"):
+        out[name.removesuffix("_count")] = sum(
+            int((p.engagement or {}).get(name, 0)) for p in posts
+        )
+    out["urls"] = [p.url for p in posts if p.url]
+    fetched = [p.fetched_at for p in posts if p.fetched_at]
+    out["fetched_at"] = max(fetched).isoformat() if fetched else None
+    return out

@@ -119,7 +119,8 @@ class Delivery(Base):
     batch_seq: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     reason: Mapped[str | None] = mapped_column(String(500))
-    provider_id: Mapped[str | None] = mapped_column(String(255))
+    # status callbacks and bounces find their delivery by the provider's id
+    provider_id: Mapped[str | None] = mapped_column(String(255), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # set when a worker died mid-hand-off: the outcome was unknown at that moment
     uncertain: Mapped[bool] = mapped_column(Boolean, default=False)

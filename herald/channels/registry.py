@@ -5,12 +5,14 @@ from __future__ import annotations
 from herald.channels.base import Channel
 from herald.channels.email import EmailChannel
 from herald.channels.sms import SmsChannel
+from herald.channels.social import SocialChannel
 from herald.core.errors import ValidationError
 from herald.core.settings import Settings
 
 CHANNELS: dict[str, type[Channel]] = {
     EmailChannel.kind: EmailChannel,
     SmsChannel.kind: SmsChannel,
+    SocialChannel.kind: SocialChannel,
 }
 
 _instances: dict[tuple[str, int], Channel] = {}

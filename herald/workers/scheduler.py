@@ -16,6 +16,8 @@ from herald.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
+STATS_EVERY_SECONDS = 300  # social engagement and coupon redemptions are read every 5 minutes
+
 
 def build_scheduler(settings: Settings) -> BlockingScheduler:
     """The scheduler with its jobs: the tick every ``HERALD_TICK_SECONDS``."""
@@ -38,6 +40,23 @@ def build_scheduler(settings: Settings) -> BlockingScheduler:
         max_instances=1,
         coalesce=True,
         misfire_grace_time=5,
+    )
+
+    def enqueue_channel_stats() -> None:
+        from herald.workers.tasks import refresh_social_engagement
+
+        try:
+            refresh_social_engagement.apply_async(expires=STATS_EVERY_SECONDS)
+        except Exception as exc:
+            log.warning("could not enqueue social engagement refresh: %s", exc)
+
+    scheduler.add_job(
+        enqueue_channel_stats,
+        "interval",
+        seconds=STATS_EVERY_SECONDS,
+        id="channel-stats",
+        max_instances=1,
+        coalesce=True,
     )
     return scheduler
 

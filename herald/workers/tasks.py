@@ -44,3 +44,17 @@ def send_batch(batch_id: int) -> dict[str, object]:
             f" ({report.stopped})" if report.stopped else "",
         )
     return {"claimed": report.claimed, "sent": report.sent}
+
+
+@celery.task(name="herald.refresh_social_engagement", ignore_result=True)
+def refresh_social_engagement() -> dict[str, int]:
+    """Read back favourites, reblogs and replies of recent social posts, and mark coupons
+    redeemed by stored orders (both feed campaign stats; the scheduler runs this every few
+    minutes)."""
+    from herald.campaigns import coupons, posts
+
+    db = context.database()
+    refreshed = posts.refresh_engagement(db, context.settings())
+    with db.session() as session:
+        redeemed = coupons.redeem_from_orders(session)
+    return {"posts": refreshed, "coupons": redeemed}
