@@ -150,14 +150,33 @@ def find(session: Session, values: Mapping[str, Any]) -> Contact | None:
     return None
 
 
-def apply(session: Session, contact: Contact, values: Mapping[str, Any], source: str) -> bool:
+def check_email_free(session: Session, contact: Contact | None, values: Mapping[str, Any]) -> None:
+    """A 422 when ``values`` would give ``contact`` an address another member already has."""
+    email = values.get("email")
+    if not email or (contact is not None and contact.email == email):
+        return
+    owner = session.scalar(select(Contact.id).where(Contact.email == email))
+    if owner is not None and (contact is None or owner != contact.id):
+        raise ValidationError(
+            f"email: {email} belongs to another contact", {"email": "belongs to another contact"}
+        )
+
+
+def apply(
+    session: Session,
+    contact: Contact,
+    values: Mapping[str, Any],
+    source: str,
+    suppressed: set[tuple[str, str]] | None = None,
+) -> bool:
     """Write cleaned ``values`` onto ``contact``; fields left out keep their values. Returns
     whether anything changed."""
     changed = False
-    for key, value in values.items():
+    # consent last: a suppression is looked up by the address this same update may set
+    for key, value in sorted(values.items(), key=lambda kv: kv[0] == "consent"):
         if key == "consent":
             for channel, granted in value.items():
-                changed |= set_consent(session, contact, channel, granted, source)
+                changed |= set_consent(session, contact, channel, granted, source, suppressed)
             continue
         if key == "attributes":
             merged = {**(contact.attributes or {}), **value}
@@ -172,12 +191,22 @@ def apply(session: Session, contact: Contact, values: Mapping[str, Any], source:
 
 
 def set_consent(
-    session: Session, contact: Contact, channel: str, granted: bool, source: str
+    session: Session,
+    contact: Contact,
+    channel: str,
+    granted: bool,
+    source: str,
+    suppressed: set[tuple[str, str]] | None = None,
 ) -> bool:
     """Record consent on one channel; a suppressed address can't be opted back in by an import
-    or webhook."""
-    if granted and is_suppressed(session, contact, channel):
-        granted = False
+    or webhook. ``suppressed`` is an optional preloaded set of (channel, address) pairs."""
+    if granted:
+        if suppressed is not None:
+            address = contact.email if channel == "email" else contact.phone
+            if (channel, address or "") in suppressed:
+                granted = False
+        elif is_suppressed(session, contact, channel):
+            granted = False
     for consent in contact.consents:
         if consent.channel == channel:
             if consent.granted == granted:
@@ -210,6 +239,7 @@ def upsert(
     """Create or update a member by ``external_id``, else ``email``. Returns (contact, created)."""
     values = clean(payload, region)
     contact = find(session, values)
+    check_email_free(session, contact, values)
     created = contact is None
     if contact is None:
         contact = Contact(attributes={})

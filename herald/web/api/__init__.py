@@ -130,4 +130,9 @@ def _http_error(exc: HTTPException) -> tuple[Response, int]:
     return error_response(exc.code or 500, code, exc.description or exc.name)
 
 
-from herald.web.api import campaigns, contacts, openapi  # noqa: E402, F401
+from herald.web.api import (  # noqa: E402, F401
+    campaigns,
+    contacts,
+    openapi,
+    segments,
+)

@@ -1,0 +1,179 @@
+"""Many upserts at once, for the bulk API and the CSV import: one look-up query per chunk, the
+suppression list preloaded, every bad item named by its index."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from herald.audiences import contacts
+from herald.audiences.models import Contact, Suppression
+from herald.core.errors import ValidationError
+
+LOOKUP_CHUNK = 500
+
+
+@dataclass
+class Rejection:
+    """One item that was not stored, with the first field at fault."""
+
+    index: int
+    field: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "error": {"field": self.field, "message": self.message}}
+
+
+@dataclass
+class BulkResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": [r.to_dict() for r in self.rejected],
+        }
+
+
+def _reject(index: int, exc: ValidationError) -> Rejection:
+    name, message = next(iter(exc.fields.items()), ("", exc.message))
+    return Rejection(index, name, message)
+
+
+def upsert_many(
+    session: Session,
+    payloads: Sequence[Any],
+    *,
+    source: str,
+    region: str = "CN",
+    clean: Callable[[Any, str], dict[str, Any]] = contacts.clean,
+) -> BulkResult:
+    """Create or update each payload (by ``external_id``, else ``email``); bad items are
+    rejected, the others stored. Flushes; the caller commits."""
+    result = BulkResult()
+    cleaned: list[tuple[int, dict[str, Any]]] = []
+    for index, payload in enumerate(payloads):
+        try:
+            cleaned.append((index, clean(payload, region)))
+        except ValidationError as exc:
+            result.rejected.append(_reject(index, exc))
+    if not cleaned:
+        return result
+    try:
+        with session.begin_nested():
+            _fast(session, cleaned, source, result)
+    except IntegrityError:
+        # a row clashed with a concurrent writer: redo this chunk one item at a time
+        retry = BulkResult(rejected=[r for r in result.rejected if r.index not in dict(cleaned)])
+        _slow(session, cleaned, source, retry)
+        result = retry
+    result.rejected.sort(key=lambda r: r.index)
+    return result
+
+
+def _preload(
+    session: Session, cleaned: list[tuple[int, dict[str, Any]]]
+) -> tuple[dict[str, Contact], dict[str, Contact], set[tuple[str, str]]]:
+    ext_ids = sorted({v["external_id"] for _, v in cleaned if v.get("external_id")})
+    emails = sorted({v["email"] for _, v in cleaned if v.get("email")})
+    by_ext: dict[str, Contact] = {}
+    by_email: dict[str, Contact] = {}
+    for start in range(0, max(len(ext_ids), len(emails)), LOOKUP_CHUNK):
+        some_ext = ext_ids[start : start + LOOKUP_CHUNK]
+        some_email = emails[start : start + LOOKUP_CHUNK]
+        query = select(Contact).where(
+            or_(Contact.external_id.in_(some_ext), Contact.email.in_(some_email))
+        )
+        for contact in session.scalars(query):
+            if contact.external_id:
+                by_ext[contact.external_id] = contact
+            if contact.email:
+                by_email[contact.email] = contact
+    addresses = {("email", e) for e in emails} | {("email", c) for c in by_email}
+    addresses |= {("email", c.email) for c in by_ext.values() if c.email}
+    phones = {v["phone"] for _, v in cleaned if v.get("phone")}
+    phones |= {c.phone for c in [*by_ext.values(), *by_email.values()] if c.phone}
+    addresses |= {("sms", p) for p in phones}
+    suppressed: set[tuple[str, str]] = set()
+    wanted = sorted(addresses)
+    for start in range(0, len(wanted), LOOKUP_CHUNK):
+        chunk = [a for _, a in wanted[start : start + LOOKUP_CHUNK]]
+        rows = session.execute(
+            select(Suppression.channel, Suppression.address).where(Suppression.address.in_(chunk))
+        )
+        suppressed |= {(ch, ad) for ch, ad in rows}
+    return by_ext, by_email, suppressed
+
+
+def _fast(
+    session: Session, cleaned: list[tuple[int, dict[str, Any]]], source: str, result: BulkResult
+) -> None:
+    by_ext, by_email, suppressed = _preload(session, cleaned)
+    for index, values in cleaned:
+        contact = by_ext.get(values.get("external_id") or "") or by_email.get(
+            values.get("email") or ""
+        )
+        owner = by_email.get(values.get("email") or "")
+        if owner is not None and contact is not None and owner is not contact:
+            result.rejected.append(Rejection(index, "email", "belongs to another contact"))
+            continue
+        created = contact is None
+        if contact is None:
+            contact = Contact(attributes={})
+            session.add(contact)
+        old_email = contact.email
+        changed = contacts.apply(session, contact, values, source, suppressed)
+        if contact.external_id:
+            by_ext[contact.external_id] = contact
+        if old_email and old_email != contact.email:
+            by_email.pop(old_email, None)
+        if contact.email:
+            by_email[contact.email] = contact
+        if created:
+            result.created += 1
+        elif changed:
+            result.updated += 1
+        else:
+            result.unchanged += 1
+    session.flush()
+
+
+def _slow(
+    session: Session, cleaned: list[tuple[int, dict[str, Any]]], source: str, result: BulkResult
+) -> None:
+    for index, values in cleaned:
+        try:
+            with session.begin_nested():
+                contact = contacts.find(session, values)
+                contacts.check_email_free(session, contact, values)
+                created = contact is None
+                if contact is None:
+                    contact = Contact(attributes={})
+                    session.add(contact)
+                changed = contacts.apply(session, contact, values, source)
+                session.flush()
+        except ValidationError as exc:
+            result.rejected.append(_reject(index, exc))
+            continue
+        except IntegrityError as exc:
+            result.rejected.append(
+                Rejection(index, "", f"conflicts with a stored contact: {exc.orig}")
+            )
+            continue
+        if created:
+            result.created += 1
+        elif changed:
+            result.updated += 1
+        else:
+            result.unchanged += 1
