@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 23:03:44.226664
+Create Date: 2026-11-24 23:05:46.769261
 """
 
 from alembic import op
@@ -69,8 +69,10 @@ def upgrade() -> None:
     sa.Column('updated', sa.Integer(), nullable=False),
     sa.Column('unchanged', sa.Integer(), nullable=False),
     sa.Column('rejected', sa.Integer(), nullable=False),
+    sa.Column('size_bytes', sa.BigInteger(), nullable=True),
     sa.Column('bytes_read', sa.BigInteger(), nullable=False),
     sa.Column('error', sa.String(length=1000), nullable=True),
+    sa.Column('warning', sa.String(length=1000), nullable=True),
     sa.Column('rejects_path', sa.String(length=1000), nullable=True),
     sa.Column('created_at', herald.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('started_at', herald.core.db.UTCDateTime(timezone=True), nullable=True),
@@ -196,6 +198,7 @@ def upgrade() -> None:
     sa.Column('started_at', herald.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('finished_at', herald.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('recipients', sa.Integer(), nullable=False),
+    sa.Column('decide_at', herald.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('batches_total', sa.Integer(), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], name=op.f('fk_runs_campaign_id_campaigns'), ondelete='CASCADE'),
