@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash
-from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from werkzeug.security import generate_password_hash
 from wtforms import BooleanField, PasswordField, SelectField, StringField
@@ -15,6 +14,7 @@ from herald.core.accounts import ROLES, create_token, create_user
 from herald.core.errors import ValidationError
 from herald.web import deps
 from herald.web.admin.audiences import HeraldModelView
+from herald.web.admin.forms import AdminForm
 
 ROLE_CHOICES = [(r, r) for r in ROLES]
 
@@ -23,13 +23,13 @@ def _when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else ""
 
 
-class UserCreateForm(FlaskForm):
+class UserCreateForm(AdminForm):
     email = StringField("Email", validators=[DataRequired(), Length(max=320)])
     password = PasswordField("Password", validators=[DataRequired(), Length(min=8)])
     role = SelectField("Role", choices=ROLE_CHOICES, default="marketer")
 
 
-class UserEditForm(FlaskForm):
+class UserEditForm(AdminForm):
     role = SelectField("Role", choices=ROLE_CHOICES)
     active = BooleanField("Active")
     password = PasswordField(
@@ -75,12 +75,12 @@ class UserView(HeraldModelView):
         return True
 
 
-class TokenCreateForm(FlaskForm):
+class TokenCreateForm(AdminForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     role = SelectField("Role", choices=ROLE_CHOICES, default="marketer")
 
 
-class TokenEditForm(FlaskForm):
+class TokenEditForm(AdminForm):
     revoked = BooleanField("Revoked")
 
 

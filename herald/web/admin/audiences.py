@@ -8,7 +8,6 @@ from typing import Any
 from flask import jsonify, request
 from flask_admin import expose
 from flask_admin.contrib.sqla import ModelView
-from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -21,6 +20,7 @@ from herald.audiences.models import TIERS, Contact, Segment
 from herald.core.errors import ValidationError
 from herald.web import deps
 from herald.web.admin.auth import Protected
+from herald.web.admin.forms import AdminForm
 
 SAMPLE_SIZE = 10
 
@@ -28,7 +28,7 @@ SAMPLE_SIZE = 10
 class HeraldModelView(Protected, ModelView):
     """Base for Herald's model views: CSRF-carrying forms and the shared look."""
 
-    form_base_class = FlaskForm
+    form_base_class = AdminForm
     page_size = 50
     can_set_page_size = True
 
@@ -129,7 +129,7 @@ def preview(session: Session, rules: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class SegmentForm(FlaskForm):
+class SegmentForm(AdminForm):
     """A segment: a name and its rules as JSON (contract section 7)."""
 
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])

@@ -8,7 +8,6 @@ from typing import Any
 
 from flask import abort, flash, jsonify, redirect, request, url_for
 from flask_admin import expose
-from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from sqlalchemy import func, select
 from wtforms import SelectField, StringField, TextAreaField
@@ -22,6 +21,7 @@ from herald.core.errors import HeraldError, ValidationError
 from herald.web import deps
 from herald.web.admin.audiences import HeraldModelView
 from herald.web.admin.auth import can_write, require_write
+from herald.web.admin.forms import AdminForm
 from herald.web.admin.progress import campaign_progress
 
 LEDGER_PAGE = 100
@@ -36,7 +36,7 @@ EDITABLE = ("draft",)
 DELETABLE = ("draft", "cancelled")
 
 
-class CampaignForm(FlaskForm):
+class CampaignForm(AdminForm):
     """An email campaign with one variant (A) and an immediate or one-off schedule."""
 
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])

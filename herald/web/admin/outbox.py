@@ -34,12 +34,12 @@ class OutboxView(Protected, BaseView):
         ]
         return self.render("admin/herald/outbox.html", messages=messages, folder=outbox_folder())
 
-    @expose("/<name>")
-    def message_view(self, name: str) -> Any:
+    @expose("/<filename>")
+    def message_view(self, filename: str) -> Any:
         # only names the sink writes, so no path can leave the folder
-        if not _NAME.match(name):
+        if not _NAME.match(filename):
             abort(404)
-        path = outbox_folder() / name
+        path = outbox_folder() / filename
         if not path.is_file():
             abort(404)
         with path.open("rb") as handle:
@@ -48,7 +48,7 @@ class OutboxView(Protected, BaseView):
         html_part = message.get_body(("html",))
         return self.render(
             "admin/herald/outbox_message.html",
-            name=name,
+            name=filename,
             headers=[(k, str(v)) for k, v in message.items()],
             subject=str(message.get("Subject", "")),
             text=text_part.get_content() if text_part is not None else None,
