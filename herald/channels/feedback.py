@@ -13,10 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from herald.audiences.models import Consent, Contact, Event, Suppression
+from herald.audiences.models import Consent, Contact, Event
 from herald.campaigns.models import Delivery, Run
 from herald.core import clock
 from herald.core.settings import ConfigError, Settings
@@ -89,28 +88,11 @@ def record_event(
 
 
 def suppress(session: Session, channel: str, address: str, reason: str, detail: str = "") -> None:
-    """Suppress ``address`` on ``channel`` unless it already is (the audiences module's function
-    when present, else an insert-if-absent here)."""
-    try:
-        from herald.audiences import suppression  # type: ignore[attr-defined]
-    except ImportError:
-        suppression = None
-    if suppression is not None and hasattr(suppression, "suppress"):
-        suppression.suppress(session, channel, address, reason, detail)
-        return
-    address = address.strip()
-    exists = session.scalar(
-        select(Suppression.id).where(Suppression.channel == channel, Suppression.address == address)
-    )
-    if exists is not None:
-        return
-    try:
-        with session.begin_nested():
-            session.add(
-                Suppression(channel=channel, address=address, reason=reason, detail=detail[:500])
-            )
-    except IntegrityError:
-        pass  # added concurrently: the address is suppressed either way
+    """Suppress ``address`` on ``channel`` (reason ``hard_bounce``, ``complaint`` or
+    ``unsubscribe``); idempotent, and withdraws the matching members' consent."""
+    from herald.audiences.suppression import suppress as add_suppression
+
+    add_suppression(session, channel, address, reason, detail)
 
 
 def record_bounce(
@@ -135,14 +117,14 @@ def record_bounce(
         .where(Event.type == "bounced", hard, Event.contact_id == ref.contact_id)
     )
     if address and (ref.contact_id is None or (count or 0) >= hard_bounce_limit(settings)):
-        suppress(session, "email", address, "bounced", reason)
+        suppress(session, "email", address, "hard_bounce", reason)
 
 
 def record_complaint(session: Session, ref: DeliveryRef, address: str, reason: str) -> None:
     """A ``complained`` event (spam report) and an email suppression."""
     record_event(session, "complained", ref, {"reason": reason[:500]})
     if address:
-        suppress(session, "email", address, "complained", reason)
+        suppress(session, "email", address, "complaint", reason)
 
 
 def unsubscribe(session: Session, ref: DeliveryRef) -> bool:
@@ -158,7 +140,7 @@ def unsubscribe(session: Session, ref: DeliveryRef) -> bool:
             consent.source = "unsubscribe"
             consent.updated_at = clock.now()
         if contact.email:
-            suppress(session, "email", contact.email, "unsubscribed", "one-click unsubscribe")
+            suppress(session, "email", contact.email, "unsubscribe", "one-click unsubscribe")
     already = session.scalar(
         select(Event.id).where(Event.type == "unsubscribed", Event.delivery_id == ref.delivery_id)
     )
@@ -214,11 +196,11 @@ def apply_report(
         if ref.contact_id is not None or ref.delivery_id is not None:
             record_complaint(session, ref, email, reason)
         elif email:
-            suppress(session, "email", email, "complained", reason)
+            suppress(session, "email", email, "complaint", reason)
     elif ref.contact_id is not None or ref.delivery_id is not None:
         record_bounce(session, settings, ref, email, kind, reason)
     elif email and kind == "hard":
-        suppress(session, "email", email, "bounced", reason)
+        suppress(session, "email", email, "hard_bounce", reason)
     return ref.delivery_id is not None or ref.contact_id is not None
 
 
