@@ -1,0 +1,187 @@
+"""Tracking links end to end: an email goes out through the ledger to a real SMTP server, then
+its pixel, links and unsubscribe link are fetched from the message itself."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from herald.audiences.models import Consent, Event, Suppression
+from herald.campaigns.models import Delivery
+from herald.core import clock
+from tests.conftest import make_settings
+from tests.helpers import drain
+
+HUMAN = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 Version/17.0"
+HTML = (
+    "<p>Hi {{ contact.first_name }}</p><a href='https://shop.example/sale?x=1&amp;y=2'>Sale</a>"
+    "<a href='{{ unsubscribe_url }}'>Unsubscribe</a>"
+)
+
+
+@pytest.fixture
+def sent(client, auth, db, tmp_path, database_url, smtp_server) -> dict[str, Any]:
+    """One email sent to one member; its links, taken from the received message."""
+    recorder, port = smtp_server
+    settings = make_settings(tmp_path, database_url, smtp_port=str(port))
+    answer = client.post(
+        "/api/v1/contacts",
+        json={"email": "zoe@example.com", "first_name": "Zoe", "consent": {"email": True}},
+        headers=auth,
+    )
+    assert answer.status_code == 201
+    body = {
+        "name": "Sale",
+        "channel": "email",
+        "segment_id": None,
+        "variants": [{"name": "A", "subject": "Sale", "html": HTML}],
+        "schedule": {"type": "immediate"},
+    }
+    campaign_id = client.post("/api/v1/campaigns", json=body, headers=auth).json["id"]
+    client.post(f"/api/v1/campaigns/{campaign_id}/send-now", headers=auth)
+    drain(db, settings)
+    message = email.message_from_bytes(recorder.messages[0].data, policy=email.policy.default)
+    html = message.get_body(("html",)).get_content()
+    with db.session() as session:
+        delivery = session.scalars(select(Delivery)).one()
+    local = lambda url: url.removeprefix("http://herald.test")  # noqa: E731
+    return {
+        "campaign_id": campaign_id,
+        "delivery": delivery,
+        "message_id": message["Message-ID"],
+        "pixel": local(re.search(r'<img src="([^"]+)"', html)[1]),
+        "click": local(re.search(r"href=.(http://herald\.test/t/c/[\w.-]+)", html)[1]),
+        "unsubscribe": local(message["List-Unsubscribe"][1:-1]),
+    }
+
+
+def events(db: Any, kind: str) -> list[Event]:
+    with db.session() as session:
+        return list(session.scalars(select(Event).where(Event.type == kind).order_by(Event.id)))
+
+
+def later() -> None:
+    clock.shift(timedelta(minutes=10))  # past HERALD_MACHINE_EVENT_WINDOW
+
+
+def test_the_pixel_answers_a_gif_and_records_a_human_open(client, db, sent):
+    later()
+    answer = client.get(sent["pixel"], headers={"User-Agent": HUMAN})
+    assert answer.status_code == 200 and answer.mimetype == "image/gif"
+    assert answer.data.startswith(b"GIF89a") and "no-store" in answer.headers["Cache-Control"]
+    [event] = events(db, "email.opened")
+    delivery = sent["delivery"]
+    assert (event.delivery_id, event.run_id, event.campaign_id, event.contact_id) == (
+        delivery.id,
+        delivery.run_id,
+        sent["campaign_id"],
+        delivery.contact_id,
+    )
+    assert event.machine is False
+
+
+@pytest.mark.parametrize(
+    "agent",
+    [
+        "Mozilla/5.0",  # Apple Mail Privacy Protection
+        "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)",
+        "YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html",
+        "",
+    ],
+)
+def test_proxy_and_scanner_opens_are_machine_opens(client, db, sent, agent):
+    later()
+    assert client.get(sent["pixel"], headers={"User-Agent": agent}).status_code == 200
+    assert [e.machine for e in events(db, "email.opened")] == [True]
+
+
+def test_an_open_within_the_machine_window_of_delivery_is_a_machine_open(client, db, sent):
+    assert client.get(sent["pixel"], headers={"User-Agent": HUMAN}).status_code == 200
+    assert [e.machine for e in events(db, "email.opened")] == [True]
+
+
+def test_a_click_redirects_302_to_the_target_and_is_recorded(client, db, sent):
+    later()
+    answer = client.get(sent["click"], headers={"User-Agent": HUMAN})
+    assert answer.status_code == 302
+    assert answer.headers["Location"] == "https://shop.example/sale?x=1&y=2"
+    [event] = events(db, "email.clicked")
+    assert event.machine is False and event.data["url"] == "https://shop.example/sale?x=1&y=2"
+    assert event.delivery_id == sent["delivery"].id
+
+
+def test_scanner_and_head_clicks_are_bot_clicks(client, db, sent):
+    later()
+    client.get(sent["click"], headers={"User-Agent": "Mozilla/5.0 (compatible; Barracuda)"})
+    client.head(sent["click"], headers={"User-Agent": HUMAN})
+    assert [e.machine for e in events(db, "email.clicked")] == [True, True]
+
+
+def test_forged_or_altered_tokens_are_404_and_never_redirect(client, db, sent):
+    token = sent["click"].rsplit("/", 1)[1]
+    payload, signature = token.rsplit(".", 1)
+    altered = payload[:-2] + ("A" if payload[-2] != "A" else "B") + payload[-1] + "." + signature
+    from itsdangerous import URLSafeSerializer
+
+    wrong_key = URLSafeSerializer("not-the-key", salt="herald.click").dumps([1, "https://evil"])
+    for path in (f"/t/c/{altered}", f"/t/c/{wrong_key}", "/t/c/garbage", "/u/garbage"):
+        answer = client.get(path)
+        assert answer.status_code == 404, path
+        assert "Location" not in answer.headers
+    assert client.get("/t/o/garbage.gif").status_code == 404
+    # an open token is not a click token, nor the other way round
+    open_token = sent["pixel"].rsplit("/", 1)[1].removesuffix(".gif")
+    assert client.get(f"/t/c/{open_token}").status_code == 404
+    assert events(db, "email.clicked") == [] and events(db, "email.opened") == []
+
+
+def test_stats_count_human_opens_and_clicks_in_the_rates(client, auth, db, sent):
+    client.get(sent["pixel"], headers={"User-Agent": HUMAN})  # within the window: machine
+    later()
+    client.get(sent["pixel"], headers={"User-Agent": HUMAN})
+    client.get(sent["pixel"], headers={"User-Agent": HUMAN})
+    client.get(sent["click"], headers={"User-Agent": HUMAN})
+    client.get(sent["click"], headers={"User-Agent": "python-requests/2.32"})
+    stats = client.get(f"/api/v1/campaigns/{sent['campaign_id']}/stats", headers=auth).json
+    total = stats["total"]
+    assert (total["delivered"], total["unique_opens"], total["opens"], total["machine_opens"]) == (
+        1,
+        1,
+        2,
+        1,
+    )
+    assert (total["unique_clicks"], total["clicks"]) == (1, 1)
+    assert total["open_rate"] == 1.0 and total["click_rate"] == 1.0 and total["ctor"] == 1.0
+
+
+def test_the_unsubscribe_page_confirms_with_a_post_form(client, db, sent):
+    answer = client.get(sent["unsubscribe"])
+    assert answer.status_code == 200 and answer.mimetype == "text/html"
+    page = answer.get_data(as_text=True)
+    assert f'<form method="post" action="{sent["unsubscribe"]}">' in page
+    assert events(db, "unsubscribed") == []
+
+
+def test_one_click_unsubscribe_revokes_consent_suppresses_and_records_once(client, auth, db, sent):
+    for _ in range(2):
+        answer = client.post(
+            sent["unsubscribe"],
+            data="List-Unsubscribe=One-Click",
+            content_type="application/x-www-form-urlencoded",
+        )
+        assert answer.status_code == 200
+    [event] = events(db, "unsubscribed")
+    assert event.delivery_id == sent["delivery"].id and event.campaign_id == sent["campaign_id"]
+    with db.session() as session:
+        consent = session.get(Consent, (sent["delivery"].contact_id, "email"))
+        assert consent is not None and consent.granted is False
+        [row] = session.scalars(select(Suppression))
+        assert (row.channel, row.address, row.reason) == ("email", "zoe@example.com", "unsubscribe")
+    stats = client.get(f"/api/v1/campaigns/{sent['campaign_id']}/stats", headers=auth).json
+    assert stats["total"]["unsubscribes"] == 1 and stats["total"]["unsubscribe_rate"] == 1.0
