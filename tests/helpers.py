@@ -14,10 +14,7 @@ def drain(db: Database, settings: Settings, rounds: int = 50) -> list[dispatch.B
     do, minus the broker)."""
     reports = []
     for _ in range(rounds):
-        with db.session() as session:
-            ids = dispatch.start_due_runs(session, settings)
-        with db.session() as session:
-            ids += dispatch.batches_to_enqueue(session, requeue_after=settings.requeue_after)
+        ids = dispatch.tick(db, settings)
         if not ids:
             break
         for batch_id in dict.fromkeys(ids):

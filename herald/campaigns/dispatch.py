@@ -108,6 +108,10 @@ def plan_run(
         return posts.plan_post(session, run, now)  # one post per run, no ledger rows
     variants = [v.id for v in campaign.variants]
     members = audience(session, campaign).subquery()
+    if campaign.ab_test:
+        from herald.abtest.assign import plan_test
+
+        return plan_test(session, run, campaign, members, settings.batch_size, now)
     position = func.row_number().over(order_by=members.c.id) - 1
     variant = (
         literal(variants[0])
@@ -158,6 +162,23 @@ def plan_run(
 
 
 # --------------------------------------------------------------------------- reconciling
+
+
+def tick(db: Database, settings: Settings, now: datetime | None = None) -> list[int]:
+    """One scheduler tick's worth of work, each step in its own transaction: start due runs,
+    end A/B tests whose window closed, and find batches whose wake-up was lost. Returns the batch
+    ids to enqueue (after commit, which has happened when this returns)."""
+    from herald.abtest.decide import decide_due_tests
+
+    now = now or clock.now()
+    with db.session() as session:
+        ids = start_due_runs(session, settings, now)
+    with db.session() as session:
+        ids += decide_due_tests(session, settings, now)
+    with db.session() as session:
+        ids += batches_to_enqueue(session, now, requeue_after=settings.requeue_after)
+    return list(dict.fromkeys(ids))
+
 
 
 def batches_to_enqueue(
@@ -539,7 +560,10 @@ class _BatchSender:
             attempts = delivery.attempts + 1
             if outcome.status == "sent":
                 row.update(
-                    status=st.SENT, provider_id=outcome.provider_id, sent_at=now, reason=None
+                    status=st.SENT,
+                    provider_id=outcome.provider_id,
+                    sent_at=now,
+                    reason=outcome.reason,  # a note on a success (member day: notices sent)
                 )
                 self.report.sent += 1
             elif outcome.status == "transient" and attempts < MAX_ATTEMPTS:

@@ -4,6 +4,7 @@ functions, which follow the contract's definitions (section 9)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -119,8 +120,19 @@ def _event_counts(session: Session, run_ids: list[int]) -> dict[int | None, dict
     return {row["variant_id"]: dict(row) for row in rows}
 
 
-def _conversions(session: Session, run_ids: list[int]) -> dict[int | None, dict[str, Any]]:
-    """Orders placed by a recipient within five days after their human click on the campaign."""
+@dataclass(frozen=True)
+class ConversionOrder:
+    """One order that counts as a conversion of a run, with the variant it is credited to."""
+
+    variant_id: int | None
+    contact_id: int
+    order_id: int
+    revenue: Decimal
+
+
+def conversion_orders(session: Session, run_ids: list[int]) -> list[ConversionOrder]:
+    """Every order that converts for these runs: placed by a recipient within five days after
+    their first human click on the campaign. Each order counts once."""
     click = (
         select(
             Event.contact_id, Delivery.variant_id, func.min(Event.occurred_at).label("first_click")
@@ -135,21 +147,36 @@ def _conversions(session: Session, run_ids: list[int]) -> dict[int | None, dict[
     order = Event.__table__.alias("orders")
     rows = session.execute(
         select(
-            click.c.variant_id, click.c.first_click, order.c.id, order.c.occurred_at, order.c.data
+            click.c.variant_id,
+            click.c.contact_id,
+            click.c.first_click,
+            order.c.id,
+            order.c.occurred_at,
+            order.c.data,
         )
         .join(order, order.c.contact_id == click.c.contact_id)
         .where(order.c.type == "order.placed", order.c.occurred_at >= click.c.first_click)
+        .order_by(order.c.id)
     ).all()
-    out: dict[int | None, dict[str, Any]] = {}
+    out: list[ConversionOrder] = []
     seen: set[int] = set()
-    for variant_id, first_click, order_id, placed_at, data in rows:
+    for variant_id, contact_id, first_click, order_id, placed_at, data in rows:
         # interval arithmetic differs between SQLite and PostgreSQL; the window is checked here
         if _aware(placed_at) - _aware(first_click) > CONVERSION_WINDOW or order_id in seen:
             continue
         seen.add(order_id)
-        slot = out.setdefault(variant_id, {"conversions": 0, "revenue": Decimal(0)})
+        revenue = Decimal(str((data or {}).get("total", 0) or 0))
+        out.append(ConversionOrder(variant_id, contact_id, order_id, revenue))
+    out += _coupon_orders(session, run_ids, seen)
+    return out
+
+
+def _conversions(session: Session, run_ids: list[int]) -> dict[int | None, dict[str, Any]]:
+    out: dict[int | None, dict[str, Any]] = {}
+    for conversion in conversion_orders(session, run_ids):
+        slot = out.setdefault(conversion.variant_id, {"conversions": 0, "revenue": Decimal(0)})
         slot["conversions"] += 1
-        slot["revenue"] += Decimal(str((data or {}).get("total", 0) or 0))
+        slot["revenue"] += conversion.revenue
     return out
 
 
@@ -231,4 +258,28 @@ def social_stats(session: Session, run_ids: list[int]) -> dict[str, Any] | None:
     out["urls"] = [p.url for p in posts if p.url]
     fetched = [p.fetched_at for p in posts if p.fetched_at]
     out["fetched_at"] = max(fetched).isoformat() if fetched else None
+    return out
+
+
+def _coupon_orders(session: Session, run_ids: list[int], seen: set[int]) -> list[ConversionOrder]:
+    """Orders that used a coupon these runs issued (member days), credited to the coupon's
+    delivery; an order already counted through a click is not counted again."""
+    from herald.campaigns.coupons import Coupon
+
+    order = Event.__table__.alias("coupon_orders")
+    rows = session.execute(
+        select(Delivery.variant_id, Coupon.contact_id, order.c.id, order.c.data)
+        .select_from(Coupon)
+        .join(Delivery, Delivery.id == Coupon.delivery_id)
+        .join(order, order.c.data["coupon_code"].as_string() == Coupon.code)
+        .where(Coupon.run_id.in_(run_ids), order.c.type == "order.placed")
+        .order_by(order.c.id)
+    ).all()
+    out: list[ConversionOrder] = []
+    for variant_id, contact_id, order_id, data in rows:
+        if order_id in seen:
+            continue
+        seen.add(order_id)
+        revenue = Decimal(str((data or {}).get("total", 0) or 0))
+        out.append(ConversionOrder(variant_id, contact_id, order_id, revenue))
     return out

@@ -79,6 +79,8 @@ class Run(Base):
     started_at: Mapped[datetime] = mapped_column(default=clock.now)
     finished_at: Mapped[datetime | None]
     recipients: Mapped[int] = mapped_column(Integer, default=0)
+    # when an A/B run's test window ends and the winner is chosen
+    decide_at: Mapped[datetime | None]
     batches_total: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
 

@@ -223,7 +223,7 @@ def resume(session: Session, campaign: Campaign) -> Campaign:
     if run is None:
         _transition(session, campaign, "resume", "scheduled")
         return campaign
-    _transition(session, campaign, "resume", "sending")
+    _transition(session, campaign, "resume", "testing" if run.status == "testing" else "sending")
     # batches are re-enqueued by the next tick (enqueue after commit)
     session.execute(
         update(Batch)

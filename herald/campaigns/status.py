@@ -27,6 +27,8 @@ ACTIONS: dict[str, tuple[str, ...]] = {
 # Delivery ledger statuses. pending: waiting for a worker; sending: claimed and being handed to a
 # channel; the rest are terminal.
 PENDING = "pending"
+# the remainder of an A/B run, waiting for the decision to give it the winning variant
+HELD = "held"
 SENDING = "sending"
 SENT = "sent"
 FAILED = "failed"

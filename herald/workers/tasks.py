@@ -15,17 +15,12 @@ TICK_EXPIRES = 10  # seconds; a tick nobody picked up by then is dropped, the ne
 
 @celery.task(name="herald.tick", ignore_result=True)
 def tick() -> dict[str, int]:
-    """Start due runs and re-enqueue batches whose wake-up was lost."""
-    db = context.database()
-    settings = context.settings()
-    with db.session() as session:
-        started = dispatch.start_due_runs(session, settings)
-    with db.session() as session:
-        again = dispatch.batches_to_enqueue(session, requeue_after=settings.requeue_after)
+    """Start due runs, end A/B tests, and re-enqueue batches whose wake-up was lost."""
+    batch_ids = dispatch.tick(context.database(), context.settings())
     # enqueue after commit: the batch rows exist before any worker looks for them
-    for batch_id in dict.fromkeys(started + again):
+    for batch_id in batch_ids:
         send_batch.delay(batch_id)
-    return {"started": len(started), "requeued": len(again)}
+    return {"enqueued": len(batch_ids)}
 
 
 @celery.task(name="herald.send_batch", ignore_result=True, acks_late=True)
@@ -58,3 +53,15 @@ def refresh_social_engagement() -> dict[str, int]:
     with db.session() as session:
         redeemed = coupons.redeem_from_orders(session)
     return {"posts": refreshed, "coupons": redeemed}
+
+
+@celery.task(name="herald.import_contacts", ignore_result=True, acks_late=True)
+def import_contacts(job_id: int) -> dict[str, object]:
+    """Run one CSV import job (see herald.audiences.importing.create_job); progress is kept on
+    the ImportJob row so the admin can poll it."""
+    from herald.audiences import importing
+
+    job = importing.run_job(
+        context.database(), job_id, region=context.settings().default_phone_region
+    )
+    return {"job_id": job_id, "status": job.status if job else "skipped"}

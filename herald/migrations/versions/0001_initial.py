@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 23:05:46.769261
+Create Date: 2026-11-24 23:06:05.094435
 """
 
 from alembic import op

@@ -1,0 +1,153 @@
+"""Ending an A/B test: when its window closes, choose the winner (or the fallback) and release
+the held remainder of the audience with it."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from herald.abtest import stats
+from herald.campaigns import metrics
+from herald.campaigns import status as st
+from herald.campaigns.models import Batch, Campaign, Delivery, Run, Variant
+from herald.core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+RATE_METRICS = {
+    "open_rate": "unique_opens",
+    "click_rate": "unique_clicks",
+    "conversion_rate": "conversions",
+}
+
+
+def decide_due_tests(session: Session, settings: Settings, now: datetime) -> list[int]:
+    """Decide every A/B run whose window has closed. Returns the ids of the released batches, to
+    be enqueued after the caller commits."""
+    due = session.scalars(
+        select(Run.id).where(Run.status == "testing", Run.decide_at <= now).order_by(Run.id)
+    ).all()
+    released: list[int] = []
+    for run_id in due:
+        claimed = session.execute(
+            update(Run).where(Run.id == run_id, Run.status == "testing").values(status="sending")
+        ).rowcount
+        if claimed == 1:  # another tick may be deciding the same run
+            released += _decide(session, settings, run_id, now)
+    return released
+
+
+def evaluate(session: Session, run: Run, ab_test: dict[str, Any]) -> dict[str, Any]:
+    """The decision for one run: the leader, whether it won at the configured confidence, the
+    evidence, and the variant the remainder gets."""
+    names = dict(
+        session.execute(
+            select(Variant.id, Variant.name).where(Variant.campaign_id == run.campaign_id)
+        ).all()
+    )
+    _, per_variant = metrics.runs_stats(session, [run.id])
+    metric = ab_test.get("metric", "click_rate")
+    confidence = float(ab_test.get("confidence", 0.95))
+    fallback = ab_test.get("fallback") or next(iter(names.values()))
+    groups = {name: per_variant.get(vid, metrics.finish({})) for vid, name in names.items()}
+    sizes = {name: group["recipients"] for name, group in groups.items()}
+    if metric == "revenue":
+        samples = _revenue_samples(session, run, names, groups)
+        values = {name: sample.mean for name, sample in samples.items()}
+        verdict = _verdict(values, confidence, lambda a, b: stats.welch_p(samples[a], samples[b]))
+    else:
+        field = RATE_METRICS[metric]
+        counts = {name: (group[field], group["delivered"]) for name, group in groups.items()}
+        values = {name: metrics.ratio(x, n) for name, (x, n) in counts.items()}
+        verdict = _verdict(
+            values,
+            confidence,
+            lambda a, b: stats.two_proportion_p(*counts[a], *counts[b]),
+        )
+    winner = verdict.leader if verdict.significant else fallback
+    return {
+        "winner": winner,
+        "reason": "significant" if verdict.significant else "fallback",
+        "metric": metric,
+        "confidence": confidence,
+        "leader": verdict.leader,
+        "values": values,
+        "p_values": verdict.p_values,
+        "alpha": verdict.alpha,
+        "test_sizes": sizes,
+        "sample_ratio_p": stats.srm_p(sizes),
+    }
+
+
+def _verdict(values: dict[str, float], confidence: float, p_of: Any) -> stats.Verdict:
+    if not values:
+        return stats.Verdict(None, False, {}, 1 - confidence)
+    leader = sorted(values, key=lambda name: (-values[name], name))[0]
+    p_against = {name: p_of(leader, name) for name in values if name != leader}
+    return stats.choose(values, p_against, confidence)
+
+
+def _revenue_samples(
+    session: Session, run: Run, names: dict[int, str], groups: dict[str, dict[str, Any]]
+) -> dict[str, stats.Sample]:
+    per_contact: dict[tuple[int | None, int], float] = defaultdict(float)
+    for conversion in metrics.conversion_orders(session, [run.id]):
+        per_contact[(conversion.variant_id, conversion.contact_id)] += float(conversion.revenue)
+    totals: dict[str, list[float]] = {name: [0.0, 0.0] for name in names.values()}
+    for (variant_id, _), revenue in per_contact.items():
+        if variant_id in names:
+            slot = totals[names[variant_id]]
+            slot[0] += revenue
+            slot[1] += revenue * revenue
+    return {
+        name: stats.Sample(groups[name]["delivered"], total, squares)
+        for name, (total, squares) in totals.items()
+    }
+
+
+def _decide(session: Session, settings: Settings, run_id: int, now: datetime) -> list[int]:
+    run = session.get(Run, run_id)
+    assert run is not None
+    campaign = session.get(Campaign, run.campaign_id)
+    assert campaign is not None
+    decision = evaluate(session, run, campaign.ab_test or {})
+    decision["decided_at"] = now.isoformat()
+    winner_id = session.scalar(
+        select(Variant.id).where(
+            Variant.campaign_id == campaign.id, Variant.name == decision["winner"]
+        )
+    )
+    session.execute(
+        update(Delivery)
+        .where(Delivery.run_id == run.id, Delivery.status == st.HELD)
+        .values(variant_id=winner_id, status=st.PENDING)
+    )
+    released = list(
+        session.scalars(
+            update(Batch)
+            .where(Batch.run_id == run.id, Batch.status == "held")
+            .values(status="queued", enqueued_at=now)
+            .returning(Batch.id)
+        )
+    )
+    campaign.ab_test = {**(campaign.ab_test or {}), "decision": decision}
+    if campaign.status == "testing":
+        campaign.status = "sending"
+    session.flush()
+    log.info(
+        "A/B run %s of campaign %s: %s wins (%s)",
+        run.id,
+        campaign.id,
+        decision["winner"],
+        decision["reason"],
+    )
+    if not released:
+        from herald.campaigns.dispatch import finish_run_if_done
+
+        finish_run_if_done(session, run.id, settings, now)
+    return released if campaign.status != "paused" else []
