@@ -199,6 +199,25 @@ def run_all(port: int) -> None:
 
 
 @main.group()
+def contacts() -> None:
+    """Members: CSV import."""
+
+
+@contacts.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--rejects", default=None, help="Where to write rejected rows (CSV).")
+@click.option("--encoding", default="utf-8", show_default=True, help="e.g. gbk, gb18030.")
+@guarded
+def contacts_import(file: str, rejects: str | None, encoding: str) -> None:
+    """Import members from a CSV file (columns: contact fields, attributes.<key>,
+    consent.<channel>); exit 0 once the file was read, even with rejected rows."""
+    from herald.audiences.importcli import run_import
+
+    settings = load_settings()
+    run_import(_database(settings), settings, file, rejects, encoding)
+
+
+@main.group()
 def campaigns() -> None:
     """Campaigns."""
 

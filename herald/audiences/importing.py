@@ -1,0 +1,248 @@
+"""CSV import of members: streamed (constant memory), idempotent (the same file again changes
+nothing), committed in chunks (a crash loses at most the chunk in flight, never half a row; a
+re-run finishes the job), never overriding a suppression (consent goes through
+:func:`herald.audiences.contacts.set_consent`).
+
+Interfaces: :func:`import_file` (the CLI), :func:`create_job` + the Celery task
+``herald.import_contacts(job_id)`` which calls :func:`run_job` (the admin upload).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import and_, or_, update
+from sqlalchemy.orm import Session
+
+from herald.audiences import bulk, csvread
+from herald.audiences.csvread import ImportFailed, Record
+from herald.audiences.models import ImportJob
+from herald.core import clock
+from herald.core.db import Database
+
+__all__ = ["ImportFailed", "ImportReport", "create_job", "import_file", "run_job"]
+
+CHUNK = 1000
+STALE_AFTER = timedelta(minutes=10)  # a running job not updated for this long crashed
+SHOWN_REJECTS = 100
+
+
+@dataclass
+class ImportReport:
+    """Where an import stands (passed to progress callbacks) and how it ended."""
+
+    size_bytes: int = 0
+    bytes_read: int = 0
+    processed: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    rejects: list[tuple[int, str, str]] = field(default_factory=list)  # first SHOWN_REJECTS
+    rejects_path: Path | None = None
+    warning: str | None = None
+
+
+class _Rejects:
+    """The rejects CSV, opened on the first rejected row: line, field, reason, the row's cells."""
+
+    def __init__(self, path: Path, header: list[str], report: ImportReport) -> None:
+        self.path = path
+        self.header = header
+        self.report = report
+        self.file: IO[str] | None = None
+        self.writer: Any = None
+
+    def add(self, line: int, name: str, reason: str, cells: list[str]) -> None:
+        report = self.report
+        report.rejected += 1
+        if len(report.rejects) < SHOWN_REJECTS:
+            report.rejects.append((line, name, reason))
+        if self.writer is None:
+            self.file = open(self.path, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115
+            self.writer = csv.writer(self.file)
+            self.writer.writerow(["line", "field", "reason", *self.header])
+            report.rejects_path = self.path
+        self.writer.writerow([line, name, reason, *cells])
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
+def import_file(
+    db: Database,
+    path: Path | str,
+    *,
+    encoding: str = "utf-8",
+    rejects_path: Path | str | None = None,
+    region: str = "CN",
+    source: str = "import",
+    chunk_size: int = CHUNK,
+    progress: Callable[[ImportReport], None] | None = None,
+    job_id: int | None = None,
+) -> ImportReport:
+    """Import ``path``; rejected rows go to ``rejects_path`` (default ``<name>.rejects.csv``
+    beside the file, written only when a row is rejected). Raises :class:`ImportFailed` with
+    one clear line when the file can't be read at all."""
+    path = Path(path)
+    header, records, counter = csvread.read(path, encoding)
+    report = ImportReport(size_bytes=path.stat().st_size)
+    if header.ignored:
+        report.warning = "ignored unknown columns: " + ", ".join(header.ignored)[:900]
+    target = Path(rejects_path) if rejects_path else path.with_name(path.stem + ".rejects.csv")
+    rejects = _Rejects(target, header.columns, report)
+    chunk: list[Record] = []
+    try:
+        for record in records:
+            report.processed += 1
+            chunk.append(record)
+            if len(chunk) >= chunk_size:
+                _store(db, chunk, report, rejects, source, region, counter, job_id)
+                chunk = []
+                if progress:
+                    progress(report)
+        _store(db, chunk, report, rejects, source, region, counter, job_id)
+    finally:
+        rejects.close()
+    report.bytes_read = report.size_bytes
+    if progress:
+        progress(report)
+    return report
+
+
+def _store(
+    db: Database,
+    chunk: list[Record],
+    report: ImportReport,
+    rejects: _Rejects,
+    source: str,
+    region: str,
+    counter: csvread.CountingReader,
+    job_id: int | None,
+) -> None:
+    """One transaction: the chunk's members and the job's progress. Rejected rows are written
+    in line order."""
+    good = [r for r in chunk if r.payload is not None]
+    bad = [(r.line, r.field, r.reason, r.cells) for r in chunk if r.payload is None]
+    with db.session() as session:
+        result = bulk.upsert_many(session, [r.payload for r in good], source=source, region=region)
+        report.created += result.created
+        report.updated += result.updated
+        report.unchanged += result.unchanged
+        report.bytes_read = min(counter.count, report.size_bytes)
+        for rejection in result.rejected:
+            record = good[rejection.index]
+            bad.append((record.line, rejection.field, rejection.message, record.cells))
+        for line, name, reason, cells in sorted(bad, key=lambda b: b[0]):
+            rejects.add(line, name, reason, cells)
+        if job_id is not None:
+            _progress(session, job_id, report)
+
+
+def _progress(session: Session, job_id: int, report: ImportReport) -> None:
+    session.execute(
+        update(ImportJob)
+        .where(ImportJob.id == job_id)
+        .values(
+            processed=report.processed,
+            created=report.created,
+            updated=report.updated,
+            unchanged=report.unchanged,
+            rejected=report.rejected,
+            bytes_read=report.bytes_read,
+            size_bytes=report.size_bytes,
+            rejects_path=str(report.rejects_path) if report.rejects_path else None,
+            updated_at=clock.now(),
+        )
+    )
+
+
+def create_job(
+    session: Session, filename: str, stored_path: str | Path, encoding: str = "utf-8"
+) -> ImportJob:
+    """Record an uploaded file for import; enqueue ``herald.import_contacts(job.id)`` after the
+    commit. Raises :class:`ImportFailed` for an unknown encoding."""
+    csvread.check_encoding(encoding)
+    job = ImportJob(
+        filename=filename[:500], stored_path=str(stored_path), encoding=encoding, status="queued"
+    )
+    path = Path(stored_path)
+    job.size_bytes = path.stat().st_size if path.exists() else None
+    session.add(job)
+    session.flush()
+    return job
+
+
+def run_job(db: Database, job_id: int, region: str = "CN") -> ImportJob | None:
+    """Run one import job, keeping its status and progress in the database. A job left running
+    by a crashed worker (no progress for ``STALE_AFTER``) is run again from the start: the import
+    is idempotent. Returns the finished job, or None when it's unknown, finished or running."""
+    now = clock.now()
+    with db.session() as session:
+        # claim atomically: a duplicate task finds it running; a crashed run goes stale
+        claimable = or_(
+            ImportJob.status == "queued",
+            and_(ImportJob.status == "running", ImportJob.updated_at < now - STALE_AFTER),
+        )
+        claimed = session.execute(
+            update(ImportJob)
+            .where(ImportJob.id == job_id, claimable)
+            .values(status="running", started_at=now, updated_at=now, error=None)
+        )
+        if not claimed.rowcount:  # type: ignore[attr-defined]
+            return None
+        job = session.get(ImportJob, job_id)
+        assert job is not None
+        path, encoding = Path(job.stored_path), job.encoding
+    rejects = path.with_name(path.name + ".rejects.csv")
+    try:
+        report = import_file(
+            db, path, encoding=encoding, rejects_path=rejects, region=region, job_id=job_id
+        )
+    except ImportFailed as exc:
+        with db.session() as session:
+            job = session.get(ImportJob, job_id)
+            assert job is not None
+            job.status, job.error, job.finished_at = "failed", exc.message[:1000], clock.now()
+        return job
+    with db.session() as session:
+        job = session.get(ImportJob, job_id)
+        assert job is not None
+        _progress(session, job_id, report)
+        session.refresh(job)
+        job.status, job.total, job.finished_at = "done", report.processed, clock.now()
+        job.warning = report.warning
+    return job
+
+
+def to_dict(job: ImportJob) -> dict[str, Any]:
+    """The JSON shape of a job, for progress polling."""
+    percent = 0.0
+    if job.status == "done":
+        percent = 100.0
+    elif job.size_bytes:
+        percent = round(100.0 * (job.bytes_read or 0) / job.size_bytes, 1)
+    return {
+        "id": job.id,
+        "filename": job.filename,
+        "status": job.status,
+        "percent": percent,
+        "total": job.total,
+        "processed": job.processed,
+        "created": job.created,
+        "updated": job.updated,
+        "unchanged": job.unchanged,
+        "rejected": job.rejected,
+        "error": job.error,
+        "warning": job.warning,
+        "rejects_path": job.rejects_path,
+        "created_at": job.created_at.isoformat() if job.created_at else None,
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+    }
