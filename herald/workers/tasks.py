@@ -65,15 +65,3 @@ def import_contacts(job_id: int) -> dict[str, object]:
         context.database(), job_id, region=context.settings().default_phone_region
     )
     return {"job_id": job_id, "status": job.status if job else "skipped"}
-
-
-@celery.task(name="herald.import_contacts", ignore_result=True, acks_late=True)
-def import_contacts(job_id: int) -> dict[str, object]:
-    """Run one CSV import job (see herald.audiences.importing.create_job); progress is kept on
-    the ImportJob row so the admin can poll it."""
-    from herald.audiences import importing
-
-    job = importing.run_job(
-        context.database(), job_id, region=context.settings().default_phone_region
-    )
-    return {"job_id": job_id, "status": job.status if job else "skipped"}
