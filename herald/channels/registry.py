@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from herald.channels.base import Channel
 from herald.channels.email import EmailChannel
+from herald.channels.member_day import MemberDayChannel
 from herald.channels.sms import SmsChannel
 from herald.channels.social import SocialChannel
 from herald.core.errors import ValidationError
@@ -13,6 +14,7 @@ CHANNELS: dict[str, type[Channel]] = {
     EmailChannel.kind: EmailChannel,
     SmsChannel.kind: SmsChannel,
     SocialChannel.kind: SocialChannel,
+    MemberDayChannel.kind: MemberDayChannel,
 }
 
 _instances: dict[tuple[str, int], Channel] = {}
