@@ -52,7 +52,12 @@ class ContactView(HeraldModelView):
     column_default_sort = ("id", True)
     column_searchable_list = ("email", "first_name", "last_name", "external_id")
     column_filters = ("tier", "points", "orders_count")
-    column_labels = {"external_id": "External id", "orders_count": "Orders"}
+    column_labels = {
+        "external_id": "External id",
+        "orders_count": "Orders",
+        "total_spent": "Spent",
+        "created_at": "Created",
+    }
     column_formatters = {
         "tier": lambda v, c, m, n: Markup(
             f'<span class="badge badge-tier badge-tier-{escape(m.tier)}">{escape(m.tier)}</span>'
@@ -136,7 +141,7 @@ class SegmentForm(AdminForm):
     rules_json = TextAreaField(
         "Rules (JSON)",
         description='e.g. {"all": [{"field": "tier", "op": "in", "value": ["gold"]}]}',
-        render_kw={"rows": 14, "class": "form-control text-monospace", "spellcheck": "false"},
+        render_kw={"rows": 9, "class": "form-control text-monospace", "spellcheck": "false"},
     )
 
     def validate_rules_json(self, field: Any) -> None:

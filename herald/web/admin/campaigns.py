@@ -113,6 +113,11 @@ def show_errors(form: CampaignForm, exc: ValidationError) -> None:
         form.name.errors = [*list(form.name.errors or []), exc.message]
 
 
+def allowed_actions(status: str) -> list[str]:
+    """The status buttons a campaign in ``status`` offers."""
+    return [name for name in ACTION_LABELS if status in ACTIONS[name]]
+
+
 def _status_badge(status: str) -> Markup:
     return Markup(f'<span class="badge status status-{escape(status)}">{escape(status)}</span>')
 
@@ -237,10 +242,11 @@ class CampaignView(HeraldModelView):
         session = deps.session()
         campaign = self._campaign(campaign_id)
         segment = session.get(Segment, campaign.segment_id) if campaign.segment_id else None
+        # every button is on the page for writers; the live poll shows the ones the status allows
         actions = [
-            (name, label)
+            (name, label, campaign.status in ACTIONS[name])
             for name, label in ACTION_LABELS.items()
-            if campaign.status in ACTIONS[name] and can_write()
+            if can_write()
         ]
         runs = list(
             session.scalars(select(Run).where(Run.campaign_id == campaign.id).order_by(Run.id))
@@ -258,7 +264,10 @@ class CampaignView(HeraldModelView):
     @expose("/<int:campaign_id>/progress.json")
     def progress_view(self, campaign_id: int) -> Any:
         """What the detail page polls every two seconds."""
-        return jsonify(campaign_progress(deps.session(), self._campaign(campaign_id)))
+        campaign = self._campaign(campaign_id)
+        answer = campaign_progress(deps.session(), campaign)
+        answer["actions"] = allowed_actions(campaign.status) if can_write() else []
+        return jsonify(answer)
 
     @expose("/<int:campaign_id>/<action>", methods=("POST",))
     def campaign_action(self, campaign_id: int, action: str) -> Any:

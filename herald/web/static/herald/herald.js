@@ -58,6 +58,11 @@
       status.textContent = data.status;
       status.className = "badge status status-" + data.status;
     }
+    if (data.actions) {
+      document.querySelectorAll("form[data-action]").forEach(function (form) {
+        form.classList.toggle("d-none", data.actions.indexOf(form.getAttribute("data-action")) < 0);
+      });
+    }
     card.querySelectorAll("[data-stat]").forEach(function (node) {
       node.textContent = total[node.getAttribute("data-stat")] || 0;
     });
