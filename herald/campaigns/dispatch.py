@@ -32,7 +32,7 @@ from herald.campaigns.policy import Facts, Rules, decide
 from herald.campaigns.tracking import unsubscribe_url
 from herald.channels.base import Channel, Outcome, Recipient, RunInfo
 from herald.core import clock
-from herald.core.db import Database
+from herald.core.db import Database, UTCDateTime
 from herald.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -73,8 +73,11 @@ def start_due_runs(session: Session, settings: Settings, now: datetime | None = 
         assert campaign is not None
         session.refresh(campaign)
         run = plan_run(session, settings, campaign, due_at, now)
+        ready = or_(Batch.lease_until.is_(None), Batch.lease_until <= now)
         batch_ids.extend(
-            session.scalars(select(Batch.id).where(Batch.run_id == run.id).order_by(Batch.seq))
+            session.scalars(
+                select(Batch.id).where(Batch.run_id == run.id, ready).order_by(Batch.seq)
+            )
         )
     return batch_ids
 
@@ -112,7 +115,15 @@ def plan_run(
         from herald.abtest.assign import plan_test
 
         return plan_test(session, run, campaign, members, settings.batch_size, now)
-    position = func.row_number().over(order_by=members.c.id) - 1
+    if campaign.schedule.get("type") == "local_time":
+        from herald.campaigns.localtime import members_with_due
+
+        members = members_with_due(session, members, campaign.schedule, settings.timezone)
+        due: Any = members.c.due
+        order: tuple[Any, ...] = (members.c.due, members.c.id)
+    else:
+        due, order = literal(None, UTCDateTime()), (members.c.id,)
+    position = func.row_number().over(order_by=order) - 1
     variant = (
         literal(variants[0])
         if len(variants) == 1
@@ -129,10 +140,20 @@ def plan_run(
         literal(st.PENDING),
         literal(0),
         literal(False),
+        due,
     )
     session.execute(
         insert(Delivery).from_select(
-            ["run_id", "contact_id", "variant_id", "batch_seq", "status", "attempts", "uncertain"],
+            [
+                "run_id",
+                "contact_id",
+                "variant_id",
+                "batch_seq",
+                "status",
+                "attempts",
+                "uncertain",
+                "not_before",
+            ],
             source,
         )
     )
@@ -141,11 +162,26 @@ def plan_run(
     run.recipients = recipients
     run.batches_total = batches
     if batches:
+        # a batch of a local-time run sleeps until its first member's moment
+        wake = dict(
+            session.execute(
+                select(Delivery.batch_seq, func.min(Delivery.not_before))
+                .where(Delivery.run_id == run.id)
+                .group_by(Delivery.batch_seq)
+            ).all()
+        )
         session.execute(
             insert(Batch),
             [
-                {"run_id": run.id, "seq": seq, "status": "queued", "enqueued_at": now}
+                {
+                    "run_id": run.id,
+                    "seq": seq,
+                    "status": "queued",
+                    "lease_until": wake[seq] if sleeping else None,
+                    "enqueued_at": None if sleeping else now,
+                }
                 for seq in range(batches)
+                for sleeping in [wake.get(seq) is not None and wake[seq] > now]
             ],
         )
     else:

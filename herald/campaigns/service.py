@@ -104,6 +104,11 @@ def create_campaign(session: Session, payload: Any, default_zone: ZoneInfo) -> C
     ab_test = payload.get("ab_test")
     if ab_test is not None:
         ab_test = check_ab_test(ab_test, [v["name"] for v in variants])
+        if schedule["type"] == "local_time":
+            raise ValidationError(
+                "an A/B test cannot be combined with a local_time schedule yet",
+                {"ab_test": "not with a local_time schedule"},
+            )
     campaign = Campaign(
         name=name,
         channel=channel,
