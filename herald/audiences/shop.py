@@ -1,0 +1,201 @@
+"""Effects of the shop's webhooks (contract section 5) on members and events.
+
+:func:`apply` checks a verified webhook body, changes the member and stores an :class:`Event`;
+then :func:`on_shop_event` is called with that event: the one hook where triggers (a later
+issue) plug in. Everything happens in the caller's transaction, so a webhook is either wholly
+applied (with its inbox row) or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from herald.audiences import contacts
+from herald.audiences.models import TIERS, Contact, Event
+from herald.audiences.sqlfuncs import JsonText, sqlite_path
+from herald.core import clock
+from herald.core.errors import ValidationError
+
+CUSTOMER_FIELDS = ("external_id", "email", "phone", "first_name", "last_name", "locale")
+CUSTOMER_FIELDS += ("tier", "points", "birthday", "timezone", "consent", "attributes")
+REQUIRED: dict[str, dict[str, tuple[str, ...]]] = {
+    "customer.created": {"customer": ("external_id",)},
+    "customer.updated": {"customer": ("external_id",)},
+    "order.placed": {"order": ("id", "customer_external_id", "total")},
+    "cart.abandoned": {"cart": ("id", "customer_external_id")},
+    "points.changed": {"": ("customer_external_id", "points")},
+    "tier.changed": {"": ("customer_external_id", "tier")},
+}
+TYPES = tuple(REQUIRED)
+
+
+def check(body: Any) -> tuple[str, dict[str, Any]]:
+    """``(type, data)`` of a webhook body, or a 422 naming the unknown type or missing fields."""
+    if not isinstance(body, Mapping):
+        raise ValidationError("the body must be a JSON object", {"": "must be an object"})
+    kind = body.get("type")
+    if kind not in REQUIRED:
+        raise ValidationError(
+            f"type: unknown type {kind!r}; types: {', '.join(TYPES)}", {"type": "unknown type"}
+        )
+    data = body.get("data")
+    if not isinstance(data, Mapping):
+        raise ValidationError("data: must be an object", {"data": "required"})
+    missing: dict[str, str] = {}
+    for part, names in REQUIRED[kind].items():
+        inner = data.get(part) if part else data
+        prefix = f"data.{part}." if part else "data."
+        if not isinstance(inner, Mapping):
+            missing[f"data.{part}"] = "required"
+            continue
+        for name in names:
+            if inner.get(name) in (None, ""):
+                missing[prefix + name] = "required"
+    if missing:
+        raise ValidationError("missing fields: " + ", ".join(missing), missing)
+    return kind, dict(data)
+
+
+def apply(session: Session, kind: str, data: Mapping[str, Any], region: str = "CN") -> Event:
+    """Apply one checked webhook; returns the stored event (after :func:`on_shop_event`)."""
+    handlers = {
+        "customer.created": _customer,
+        "customer.updated": _customer,
+        "order.placed": _order,
+        "cart.abandoned": _cart,
+        "points.changed": _points,
+        "tier.changed": _tier,
+    }
+    event = handlers[kind](session, kind, data, region)
+    return on_shop_event(session, event)
+
+
+def on_shop_event(session: Session, event: Event) -> Event:
+    """Called once per applied shop webhook with its stored event, inside the same transaction.
+    Triggers (cart reminders, welcome series, cancel_on) hook in here. Returns the event."""
+    return event
+
+
+def _member(session: Session, external_id: Any, region: str) -> Contact:
+    """The member with this shop id; an unknown one is created so order facts are not lost."""
+    found = session.scalar(select(Contact).where(Contact.external_id == str(external_id)))
+    if found is not None:
+        return found
+    contact, _ = contacts.upsert(
+        session, {"external_id": str(external_id)}, source="shop", region=region
+    )
+    return contact
+
+
+def _customer(session: Session, kind: str, data: Mapping[str, Any], region: str) -> Event:
+    customer = data["customer"]
+    payload = {k: customer[k] for k in CUSTOMER_FIELDS if k in customer}
+    payload["external_id"] = str(payload["external_id"])
+    try:
+        contact, _ = contacts.upsert(session, payload, source="shop", region=region)
+    except ValidationError as exc:
+        fields = {f"data.customer.{k}": v for k, v in exc.fields.items()}
+        raise ValidationError(f"data.customer.{exc.message}", fields) from None
+    return _event(session, kind, contact, {"external_id": contact.external_id})
+
+
+def _money(value: Any, where: str) -> Decimal:
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise ValidationError(f"{where}: must be a number", {where: "must be a number"}) from None
+    if not amount.is_finite():
+        raise ValidationError(f"{where}: must be a number", {where: "must be a number"})
+    return amount
+
+
+def _moment(value: Any, where: str) -> datetime:
+    if value in (None, ""):
+        return clock.now()
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError(
+            f"{where}: must be an ISO date-time", {where: "not a date-time"}
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _order(session: Session, kind: str, data: Mapping[str, Any], region: str) -> Event:
+    order = data["order"]
+    total = _money(order["total"], "data.order.total")
+    placed_at = _moment(order.get("placed_at"), "data.order.placed_at")
+    contact = _member(session, order["customer_external_id"], region)
+    order_id = str(order["id"])
+    seen = session.scalar(
+        select(Event).where(
+            Event.contact_id == contact.id,
+            Event.type == "order.placed",
+            JsonText(Event.data, "order_id", sqlite_path("order_id")) == order_id,
+        )
+    )
+    if seen is not None:  # the same order under a new webhook-id: count it once
+        return seen
+    contact.orders_count = (contact.orders_count or 0) + 1
+    contact.total_spent = Decimal(contact.total_spent or 0) + total
+    if contact.last_order_at is None or placed_at > contact.last_order_at:
+        contact.last_order_at = placed_at
+    details = {
+        "order_id": order_id,
+        "total": float(total),
+        "currency": order.get("currency"),
+        "coupon_code": order.get("coupon_code") or None,
+        "items": order.get("items") or [],
+    }
+    return _event(session, kind, contact, details, placed_at)
+
+
+def _cart(session: Session, kind: str, data: Mapping[str, Any], region: str) -> Event:
+    cart = data["cart"]
+    contact = _member(session, cart["customer_external_id"], region)
+    details = {
+        "cart_id": str(cart["id"]),
+        "total": float(_money(cart.get("total") or 0, "data.cart.total")),
+        "url": cart.get("url"),
+        "items": cart.get("items") or [],
+    }
+    return _event(session, kind, contact, details)
+
+
+def _points(session: Session, kind: str, data: Mapping[str, Any], region: str) -> Event:
+    points = data["points"]
+    if isinstance(points, bool) or not isinstance(points, int) or points < 0:
+        raise ValidationError("data.points: a whole number ≥ 0", {"data.points": "invalid"})
+    contact = _member(session, data["customer_external_id"], region)
+    contact.points = points
+    return _event(session, kind, contact, {"points": points, "previous": data.get("previous")})
+
+
+def _tier(session: Session, kind: str, data: Mapping[str, Any], region: str) -> Event:
+    tier = data["tier"]
+    if tier not in TIERS:
+        raise ValidationError(
+            f"data.tier: one of {', '.join(TIERS)}", {"data.tier": "unknown tier"}
+        )
+    contact = _member(session, data["customer_external_id"], region)
+    contact.tier = tier
+    return _event(session, kind, contact, {"tier": tier, "previous": data.get("previous")})
+
+
+def _event(
+    session: Session,
+    kind: str,
+    contact: Contact,
+    details: dict[str, Any],
+    at: datetime | None = None,
+) -> Event:
+    event = Event(contact_id=contact.id, type=kind, occurred_at=at or clock.now(), data=details)
+    session.add(event)
+    session.flush()
+    return event
