@@ -164,6 +164,7 @@ class Settings:
     flush_every: int
     tick_seconds: float
     queue: str
+    api_rate_limit: str
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -272,8 +273,23 @@ class Settings:
             flush_every=_int("HERALD_FLUSH_EVERY", get("FLUSH_EVERY", "20"), 1, 10_000),
             tick_seconds=_float("HERALD_TICK_SECONDS", get("TICK_SECONDS", "1"), 0.05),
             queue=get("QUEUE", "herald") or "herald",
+            api_rate_limit=_rate_limit(
+                "HERALD_API_RATE_LIMIT", get("API_RATE_LIMIT", "600 per minute") or ""
+            ),
             extra={k: v for k, v in env.items() if k.startswith("HERALD_")},
         )
+
+
+def _rate_limit(name: str, raw: str) -> str:
+    from limits import parse_many
+
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{name}: {raw!r} is not a rate such as 600 per minute or 10/second"
+        ) from None
+    return raw
 
 
 def _opt_url(raw: str | None, name: str) -> str | None:

@@ -43,6 +43,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     from herald.web.api import blueprint as api_blueprint
 
+    from herald.web.api import limits as api_limits
+
+    api_limits.init_app(app)  # before the blueprint is registered, so its routes are limited
     app.register_blueprint(api_blueprint)
     _register_optional(app)
     logging.getLogger(__name__).debug("app ready")

@@ -69,6 +69,7 @@ def test_a_plain_postgresql_url_picks_the_installed_driver(tmp_path):
         ("BROKER_URL", "kafka://x"),
         ("SMS_API_URL", "ftp://sms"),
         ("BATCH_SIZE", "0"),
+        ("API_RATE_LIMIT", "lots"),
     ],
 )
 def test_a_malformed_value_names_its_variable(tmp_path, name, value):

@@ -191,3 +191,16 @@ def test_the_openapi_document_lists_every_route(client):
     for path in ("/contacts", "/campaigns", "/campaigns/{id}/stats", "/campaigns/{id}/send-now"):
         assert path in document["paths"], path
     assert "requestBody" in document["paths"]["/campaigns"]["post"]
+
+
+def test_too_many_requests_get_a_429_in_the_error_shape(db, tmp_path, database_url, token):
+    from herald.web.app import create_app
+
+    settings = make_settings(tmp_path, database_url, api_rate_limit="3 per minute")
+    client = create_app(settings, db).test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    answers = [client.get("/api/v1/campaigns/1", headers=headers) for _ in range(4)]
+    assert [a.status_code for a in answers] == [404, 404, 404, 429]
+    assert answers[-1].json["error"]["code"] == "too_many_requests"
+    other = client.get("/api/v1/campaigns/1", headers={"Authorization": "Bearer hrld_other"})
+    assert other.status_code == 401  # another key has its own budget
