@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from herald.audiences.models import Segment
@@ -14,7 +14,7 @@ from herald.campaigns import schedules, status
 from herald.campaigns.models import Batch, Campaign, Run, Variant
 from herald.channels.registry import CHANNELS, channel_class
 from herald.core import clock
-from herald.core.errors import NotFound, ValidationError
+from herald.core.errors import Conflict, NotFound, ValidationError
 
 CAMPAIGN_FIELDS = {"name", "channel", "segment_id", "variants", "ab_test", "schedule"}
 VARIANT_KEYS = {"name"}
@@ -251,3 +251,46 @@ def _active_run(session: Session, campaign: Campaign) -> Run | None:
         .order_by(Run.id.desc())
         .first()
     )
+
+
+def resend_uncertain(session: Session, campaign: Campaign) -> int:
+    """A person's decision to hand off again the deliveries whose outcome was unknown after a
+    worker died (kept ``uncertain`` by channels where a duplicate costs, such as SMS). They stay
+    flagged uncertain; returns how many were released."""
+    from herald.campaigns.models import Delivery
+
+    runs = list(session.scalars(select(Run).where(Run.campaign_id == campaign.id)))
+    released = 0
+    for run in runs:
+        count = session.execute(
+            update(Delivery)
+            .where(Delivery.run_id == run.id, Delivery.status == status.UNCERTAIN)
+            .values(status=status.PENDING, reason="handed off again by a person", not_before=None)
+        ).rowcount
+        if not count:
+            continue
+        released += count
+        seqs = select(Delivery.batch_seq).where(
+            Delivery.run_id == run.id, Delivery.status == status.PENDING
+        )
+        session.execute(
+            update(Batch)
+            .where(Batch.run_id == run.id, Batch.seq.in_(seqs), Batch.status == "done")
+            .values(status="queued", enqueued_at=None, lease_until=None)
+        )
+        if run.status in ("sent", "cancelled"):
+            run.status, run.finished_at = "sending", None
+    if not released:
+        raise Conflict("no uncertain deliveries to hand off again", {"status": campaign.status})
+    if campaign.status == "sent":
+        _transition_any(session, campaign, "sending")
+    return released
+
+
+def _transition_any(session: Session, campaign: Campaign, new_status: str) -> None:
+    session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign.id, Campaign.status == campaign.status)
+        .values(status=new_status, updated_at=clock.now())
+    )
+    session.refresh(campaign)

@@ -78,6 +78,11 @@ _action("send-now", "Send at once", service.send_now)
 _action("pause", "Pause sending", service.pause)
 _action("resume", "Resume a paused campaign", service.resume)
 _action("cancel", "Cancel the campaign", service.cancel)
+_action(
+    "resend-uncertain",
+    "Hand off again the deliveries left uncertain by a worker crash",
+    service.resend_uncertain,
+)
 
 
 @operation("GET", "/campaigns/{id}/stats", "Campaign metrics", response_schema=STATS, parameters=ID)
