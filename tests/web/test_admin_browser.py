@@ -102,6 +102,7 @@ def test_a_marketer_creates_and_sends_a_campaign_and_watches_its_progress(
         assert page.inner_text("#progress-done") == str(MEMBERS)
         assert page.locator("#progress-chart rect[data-bar=sent]").count() == 1
         assert page.locator("form[data-action=send-now]").is_hidden()
+        assert "sent" in (page.text_content("#runs-list") or "")
 
         page.click("text=Delivery ledger")
         assert "buyer5@example.com" in page.content()

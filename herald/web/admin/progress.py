@@ -38,7 +38,12 @@ def fraction(counts: dict[str, int], recipients: int) -> float:
 
 def campaign_progress(session: Session, campaign: Campaign) -> dict[str, Any]:
     """Everything the live campaign page polls: stats, ledger counts and progress."""
-    run_ids = list(session.scalars(select(Run.id).where(Run.campaign_id == campaign.id)))
+    runs = session.execute(
+        select(Run.id, Run.status, Run.started_at)
+        .where(Run.campaign_id == campaign.id)
+        .order_by(Run.id)
+    ).all()
+    run_ids = [run.id for run in runs]
     per_run = ledger_by_status(session, run_ids)
     ledger: dict[str, int] = {}
     for counts in per_run.values():
@@ -53,5 +58,13 @@ def campaign_progress(session: Session, campaign: Campaign) -> dict[str, Any]:
         "done": done,
         "progress": fraction(ledger, recipients),
         "ledger": ledger,
+        "runs": [
+            {
+                "id": run.id,
+                "status": run.status,
+                "started_at": run.started_at.strftime("%Y-%m-%d %H:%M") if run.started_at else "",
+            }
+            for run in runs
+        ],
         "stats": metrics.campaign_stats(session, campaign),
     }

@@ -58,6 +58,20 @@
       status.textContent = data.status;
       status.className = "badge status status-" + data.status;
     }
+    var runs = document.getElementById("runs-list");
+    if (runs && data.runs && data.runs.length) {
+      while (runs.firstChild) { runs.removeChild(runs.firstChild); }
+      data.runs.forEach(function (run) {
+        var item = document.createElement("li");
+        var badge = document.createElement("span");
+        badge.className = "badge status status-" + run.status;
+        badge.textContent = run.status;
+        item.appendChild(document.createTextNode("#" + run.id + " · "));
+        item.appendChild(badge);
+        item.appendChild(document.createTextNode(" · " + run.started_at));
+        runs.appendChild(item);
+      });
+    }
     if (data.actions) {
       document.querySelectorAll("form[data-action]").forEach(function (form) {
         form.classList.toggle("d-none", data.actions.indexOf(form.getAttribute("data-action")) < 0);
