@@ -8,12 +8,12 @@ quoted-printable, which costs a fraction of building and serialising a message e
 
 from __future__ import annotations
 
+import base64
 import binascii
 import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime
-from email.header import Header
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr, getaddresses
@@ -128,8 +128,23 @@ def encode_subject(subject: str) -> bytes:
     subject = " ".join(subject.split())
     if subject.isascii() and len(subject) <= 66:
         return b"Subject: " + subject.encode("ascii") + b"\r\n"
-    encoded = Header(subject, "utf-8", header_name="Subject").encode(linesep="\r\n")
-    return b"Subject: " + encoded.encode("ascii") + b"\r\n"
+    words = [b"=?utf-8?b?" + base64.b64encode(chunk) + b"?=" for chunk in _utf8_chunks(subject, 42)]
+    return b"Subject: " + b"\r\n ".join(words) + b"\r\n"
+
+
+def _utf8_chunks(text: str, limit: int) -> list[bytes]:
+    """UTF-8 of ``text`` cut into pieces of at most ``limit`` bytes, never inside a character
+    (RFC 2047: each encoded word decodes on its own; 42 bytes keep each line within 78)."""
+    chunks: list[bytes] = []
+    current = bytearray()
+    for char in text:
+        encoded = char.encode("utf-8")
+        if len(current) + len(encoded) > limit:
+            chunks.append(bytes(current))
+            current = bytearray()
+        current += encoded
+    chunks.append(bytes(current))
+    return chunks
 
 
 def format_to(name: str, address: str) -> str:
