@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
+from herald.web import email_events
 from herald.web.webhooks import shop
 
-BLUEPRINTS: list[Blueprint] = [shop.bp]
+BLUEPRINTS: list[Blueprint] = [shop.bp, email_events.blueprint]
 
 
 def init_app(app: Flask) -> None:
