@@ -18,6 +18,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -30,6 +31,7 @@ from herald.campaigns import coupons
 from herald.campaigns.policy import quiet_until
 from herald.channels import http
 from herald.channels.base import Outcome, Recipient, RunInfo
+from herald.channels.ratelimit import Limiter, limiter_for
 from herald.core import clock
 from herald.core.db import Database
 from herald.core.settings import Settings
@@ -165,11 +167,18 @@ class MemberDayChannel:
             "benefit": offer,
         }
         message_id = f"herald-md-{run.run_id}-{recipient.delivery_id}"
+        if not self.limiter.acquire():
+            return Outcome.transient("shop API rate limit: no slot free in time", retry_after=5)
         outcome = self._post(message_id, payload)
         if outcome.status != "sent":
             return outcome
         notes = self._notify(message.prepared, recipient, coupon)
         return Outcome("sent", provider_id=message_id, reason="; ".join(["benefit posted", *notes]))
+
+    @cached_property
+    def limiter(self) -> Limiter:
+        """The shop API's rate limit (``HERALD_SHOP_RATE`` requests per second)."""
+        return limiter_for(self.settings, "shop")
 
     def close(self) -> None:
         if self._http is not None:

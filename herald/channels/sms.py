@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, ClassVar
 
 import phonenumbers
@@ -16,6 +17,7 @@ import requests
 from herald.campaigns import render as templates
 from herald.channels import http
 from herald.channels.base import Outcome, Recipient, RunInfo
+from herald.channels.ratelimit import Limiter, limiter_for
 from herald.core.settings import Settings
 
 TEMPLATE_FIELDS = {"body": False}
@@ -133,6 +135,8 @@ class SmsChannel:
             return Outcome.permanent(
                 "SMS is not configured (HERALD_SMS_API_URL, _ACCOUNT_SID, _AUTH_TOKEN, _FROM)"
             )
+        if not self.limiter.acquire():
+            return Outcome.transient("SMS rate limit: no slot free in time", retry_after=5)
         url = f"{s.sms_api_url}/2010-04-01/Accounts/{s.sms_account_sid}/Messages.json"
         form = {
             "To": message.to,
@@ -150,6 +154,11 @@ class SmsChannel:
             ),
             _accepted,
         )
+
+    @cached_property
+    def limiter(self) -> Limiter:
+        """The SMS provider's rate limit (``HERALD_SMS_RATE`` messages per second)."""
+        return limiter_for(self.settings, "sms")
 
     def close(self) -> None:
         if self._http is not None:

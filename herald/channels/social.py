@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, ClassVar
 
 import requests
@@ -21,6 +22,7 @@ import requests
 from herald.campaigns import render as templates
 from herald.channels import http
 from herald.channels.base import Outcome, Recipient, RunInfo
+from herald.channels.ratelimit import Limiter, limiter_for
 from herald.core.settings import Settings
 
 TEMPLATE_FIELDS = {"status": False}
@@ -124,6 +126,8 @@ class SocialChannel:
             return PostOutcome(
                 "permanent", reason="social posting is not configured (HERALD_SOCIAL_API_URL)"
             )
+        if not self.limiter.acquire():
+            return PostOutcome("transient", reason="social rate limit: no slot free in time")
         outcome = http.call(
             "the social server",
             lambda: self._session().post(
@@ -158,6 +162,11 @@ class SocialChannel:
             return {name: int(body.get(name) or 0) for name in ENGAGEMENT}
         except (requests.RequestException, ValueError, TypeError):
             return None
+
+    @cached_property
+    def limiter(self) -> Limiter:
+        """The social server's rate limit (``HERALD_SOCIAL_RATE`` posts per second)."""
+        return limiter_for(self.settings, "social")
 
     def close(self) -> None:
         if self._http is not None:
