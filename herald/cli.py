@@ -247,5 +247,9 @@ def demo(admin_email: str) -> None:
     click.echo(outcome)
 
 
+from herald.cli_email import email as _email_commands  # noqa: E402
+
+main.add_command(_email_commands)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

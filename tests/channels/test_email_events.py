@@ -212,3 +212,31 @@ def test_malformed_and_invalid_bodies_are_400_and_422(app, client):
     answer = _post(client, b'{"events": [{"type": "delivered", "email": "a@b.c"}]}')
     assert answer.status_code == 422
     assert answer.json["error"]["fields"] == {"events.0.type": "must be bounce or complaint"}
+
+
+def test_the_cli_feeds_dsn_files(
+    client, auth, db, tmp_path, database_url, smtp_server, monkeypatch
+):
+    from click.testing import CliRunner
+
+    from herald.cli import main
+
+    delivery = _sent(client, auth, db, tmp_path, database_url, smtp_server[1])
+    report = tmp_path / "bounce.eml"
+    report.write_bytes(dsn(delivery.provider_id))
+    junk = tmp_path / "junk.eml"
+    junk.write_bytes(b"Subject: hi\r\n\r\nhello\r\n")
+    for key, value in {
+        "HERALD_DATABASE_URL": database_url,
+        "HERALD_SECRET_KEY": "test-secret-key",
+        "HERALD_INSTANCE_PATH": str(tmp_path / "instance"),
+    }.items():
+        monkeypatch.setenv(key, value)
+    result = CliRunner().invoke(main, ["email", "dsn", str(report)])
+    assert result.exit_code == 0, result.output
+    assert "bounce (hard) gone@example.com: 5.1.1" in result.output and "[matched]" in result.output
+    with db.session() as session:
+        [event] = session.scalars(select(Event).where(Event.type == "bounced"))
+        assert event.delivery_id == delivery.id
+    result = CliRunner().invoke(main, ["email", "dsn", str(junk)])
+    assert result.exit_code == 1
