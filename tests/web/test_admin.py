@@ -472,3 +472,31 @@ def test_the_outbox_lists_and_shows_messages(client, users, settings):
     message = client.get("/admin/outbox/1700000000000000000-1.eml")
     assert message.status_code == 200 and "Plain body here" in message.text
     assert client.get("/admin/outbox/..%2Fsecret_key").status_code == 404
+
+
+@pytest.mark.redis
+def test_login_rate_limits_are_shared_through_redis_when_configured(tmp_path, database_url, db):
+    import secrets
+
+    from herald.web.app import create_app
+    from tests.conftest import REDIS_URL
+
+    settings = make_settings(
+        tmp_path, database_url, redis_url=REDIS_URL, queue=f"admin-rl-{secrets.token_hex(4)}"
+    )
+    with db.session() as session:
+        create_user(session, "viewer@example.com", PASSWORD, "viewer")
+    codes = []
+    for _ in range(2):  # two app instances, like two web processes
+        app = create_app(settings, db)
+        app.config.update(TESTING=True, HERALD_LOGIN_RATE_LIMIT="3 per minute")
+        client = app.test_client()
+        token = csrf_token(client)
+        for _ in range(2):
+            codes.append(
+                client.post(
+                    "/admin/login",
+                    data={"email": "viewer@example.com", "password": "no", "csrf_token": token},
+                ).status_code
+            )
+    assert codes == [401, 401, 401, 429]

@@ -155,6 +155,8 @@ class SegmentView(HeraldModelView):
     """Saved rule sets, with a live count and sample while editing."""
 
     form = SegmentForm
+    can_view_details = True
+    column_details_list = ("id", "name", "rules", "created_at", "updated_at")
     column_list = ("id", "name", "members", "updated_at")
     column_default_sort = ("id", True)
     column_searchable_list = ("name",)
