@@ -12,19 +12,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
-    Numeric,
     Select,
     and_,
-    case,
     exists,
     false,
     func,
-    literal,
     or_,
     select,
     true,
@@ -33,15 +29,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from herald.audiences import rules as R
+from herald.audiences import segment_parts as P
 from herald.audiences.models import TIERS, Consent, Contact, Event, ListMember
 from herald.audiences.sqlfuncs import (
     ByteOrder,
-    JsonNumber,
-    JsonText,
-    JsonType,
-    MonthDay,
-    birthday_keys,
-    sqlite_path,
 )
 from herald.core import clock
 
@@ -229,7 +220,7 @@ def _leaf(node: Mapping[str, Any], path: str, ctx: Context) -> Cond:
     if op not in R.OPS_BY_KIND[kind]:
         raise R.invalid(f"{path}.op", f"operator {op!r} does not apply to {name}")
     if kind == "attribute":
-        return _attribute(str(name).removeprefix("attributes."), op, value, vpath)
+        return P.attribute(str(name).removeprefix("attributes."), op, value, vpath)
     column = getattr(Contact, str(name))
     return _compare(column, kind, str(name), op, value, vpath, ctx)
 
@@ -245,7 +236,7 @@ def _compare(
         window = R.days(value, vpath)
         return and_(column >= ctx.now - timedelta(days=window), column <= ctx.now)
     if op == "birthday_within_days":
-        return _birthday(column, R.whole_days(value, vpath), ctx)
+        return P.birthday(column, R.whole_days(value, vpath), ctx.now, ctx.zone)
     if kind == "tier":
         return _tier(column, op, value, vpath)
     if op in ("in", "not_in"):
@@ -256,14 +247,14 @@ def _compare(
         if not values:
             return false() if op == "in" else column.is_not(None)
         if kind == "number":
-            values = [_num(v) for v in values]
+            values = [P.num(v) for v in values]
         return column.in_(values) if op == "in" else column.not_in(values)
     if op == "between":
         low, high = R.pair(value, vpath)
         low = R.scalar(kind, low, f"{vpath}[0]", name)
         high = R.scalar(kind, high, f"{vpath}[1]", name)
         ordered = ByteOrder(column) if kind == "text" else column
-        return and_(ordered >= _num(low), ordered <= _num(high))
+        return and_(ordered >= P.num(low), ordered <= P.num(high))
     v = R.scalar(kind, value, vpath, name)
     if op == "contains":
         return column.icontains(v, autoescape=True)
@@ -272,26 +263,7 @@ def _compare(
     if op == "ends_with":
         return column.iendswith(v, autoescape=True)
     ordered = ByteOrder(column) if kind == "text" and op in R.ORDER_OPS else column
-    return _binary(ordered, op, v)
-
-
-def _num(v: Any) -> Any:
-    """Numbers bound as NUMERIC: an INTEGER-typed parameter would round 500.5 on PostgreSQL."""
-    if isinstance(v, int | float | Decimal) and not isinstance(v, bool):
-        return literal(Decimal(str(v)), Numeric(asdecimal=True))
-    return v
-
-
-def _binary(column: Any, op: str, v: Any) -> Cond:
-    v = _num(v)
-    return {
-        "eq": lambda: column == v,
-        "ne": lambda: column != v,
-        "lt": lambda: column < v,
-        "lte": lambda: column <= v,
-        "gt": lambda: column > v,
-        "gte": lambda: column >= v,
-    }[op]()
+    return P.binary(ordered, op, v)
 
 
 def _tier(column: Any, op: str, value: Any, vpath: str) -> Cond:
@@ -334,78 +306,3 @@ def _consent(channel: str, op: str, value: Any, path: str) -> Cond:
         raise R.invalid(f"{path}.value", "must be true or false")
     wanted = value if op == "eq" else not value
     return exists(select(Consent.contact_id).where(*base, Consent.granted.is_(wanted)))
-
-
-def _birthday(column: Any, days: int, ctx: Context) -> Cond:
-    """Bucket zones by the date it is there now; each bucket matches its own month-day keys."""
-    buckets: dict[Any, list[str]] = {}
-    for name in _zone_names():
-        buckets.setdefault(ctx.now.astimezone(ZoneInfo(name)).date(), []).append(name)
-    default_day = ctx.now.astimezone(ctx.zone).date()
-    zone = func.coalesce(Contact.timezone, literal(ctx.zone.key))
-    key = MonthDay(column)
-    parts: list[Cond] = []
-    others: list[str] = []
-    for day, names in sorted(buckets.items()):
-        if day == default_day:
-            continue
-        others += names
-        parts.append(and_(zone.in_(names), key.in_(birthday_keys(day, days))))
-    default = key.in_(birthday_keys(default_day, days))
-    parts.append(and_(zone.not_in(others), default) if others else default)
-    return and_(column.is_not(None), or_(*parts))
-
-
-_ZONES: list[str] = []
-
-
-def _zone_names() -> list[str]:
-    if not _ZONES:
-        _ZONES.extend(sorted(available_timezones()))
-    return _ZONES
-
-
-def _attribute(key: str, op: str, value: Any, vpath: str) -> Cond:
-    args = (Contact.attributes, literal(key), literal(sqlite_path(key)))
-    jtype = JsonType(*args)
-    present = and_(jtype.is_not(None), jtype != "null")
-    if op == "is_set":
-        return present
-    if op == "is_not_set":
-        return present.is_not(true())
-    if op in ("ne", "not_in"):
-        positive = _attribute(key, "eq" if op == "ne" else "in", value, vpath)
-        return and_(present, positive.is_not(true()))
-    if op == "in":
-        values = R.value_list(value, vpath)
-        return or_(
-            false(), *[_attribute(key, "eq", v, f"{vpath}[{i}]") for i, v in enumerate(values)]
-        )
-    if op == "between":
-        low, high = R.pair(value, vpath)
-        return and_(
-            _attribute(key, "gte", low, f"{vpath}[0]"), _attribute(key, "lte", high, f"{vpath}[1]")
-        )
-    v = R.scalar("attribute", value, vpath)
-    if isinstance(v, bool):
-        if op != "eq":
-            raise R.invalid(vpath, f"true/false only works with eq, ne, in, not_in, not {op}")
-        return and_(jtype == "boolean", JsonText(*args) == ("true" if v else "false"))
-    if isinstance(v, str):
-        text = ByteOrder(JsonText(*args))
-        guarded = and_(jtype == "string", _text_op(text, op, v))
-        return guarded
-    if op in R.TEXT_OPS:
-        raise R.invalid(vpath, f"{op} needs text")
-    # a CASE, not an AND: PostgreSQL may evaluate the cast before the type test
-    return _binary(case((jtype == "number", JsonNumber(*args)), else_=None), op, v)
-
-
-def _text_op(text: Any, op: str, v: str) -> Cond:
-    if op == "contains":
-        return text.icontains(v, autoescape=True)
-    if op == "starts_with":
-        return text.istartswith(v, autoescape=True)
-    if op == "ends_with":
-        return text.iendswith(v, autoescape=True)
-    return _binary(text, op, v)

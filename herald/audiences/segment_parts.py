@@ -1,0 +1,120 @@
+"""Parts of the segment compiler: number binding, comparisons, birthdays by zone and JSON
+attributes (see :mod:`herald.audiences.segments`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo, available_timezones
+
+from sqlalchemy import Numeric, and_, case, false, func, literal, or_, true
+from sqlalchemy.sql.elements import ColumnElement
+
+from herald.audiences import rules as R
+from herald.audiences.models import Contact
+from herald.audiences.sqlfuncs import (
+    ByteOrder,
+    JsonNumber,
+    JsonText,
+    JsonType,
+    MonthDay,
+    birthday_keys,
+    sqlite_path,
+)
+
+Cond = ColumnElement[bool]
+
+
+def num(v: Any) -> Any:
+    """Numbers bound as NUMERIC: an INTEGER-typed parameter would round 500.5 on PostgreSQL."""
+    if isinstance(v, int | float | Decimal) and not isinstance(v, bool):
+        return literal(Decimal(str(v)), Numeric(asdecimal=True))
+    return v
+
+
+def binary(column: Any, op: str, v: Any) -> Cond:
+    v = num(v)
+    return {
+        "eq": lambda: column == v,
+        "ne": lambda: column != v,
+        "lt": lambda: column < v,
+        "lte": lambda: column <= v,
+        "gt": lambda: column > v,
+        "gte": lambda: column >= v,
+    }[op]()
+
+
+def birthday(column: Any, days: int, now: datetime, zone: ZoneInfo) -> Cond:
+    """Bucket zones by the date it is there now; each bucket matches its own month-day keys."""
+    buckets: dict[Any, list[str]] = {}
+    for name in _zone_names():
+        buckets.setdefault(now.astimezone(ZoneInfo(name)).date(), []).append(name)
+    default_day = now.astimezone(zone).date()
+    zone = func.coalesce(Contact.timezone, literal(zone.key))
+    key = MonthDay(column)
+    parts: list[Cond] = []
+    others: list[str] = []
+    for day, names in sorted(buckets.items()):
+        if day == default_day:
+            continue
+        others += names
+        parts.append(and_(zone.in_(names), key.in_(birthday_keys(day, days))))
+    default = key.in_(birthday_keys(default_day, days))
+    parts.append(and_(zone.not_in(others), default) if others else default)
+    return and_(column.is_not(None), or_(*parts))
+
+
+_ZONES: list[str] = []
+
+
+def _zone_names() -> list[str]:
+    if not _ZONES:
+        _ZONES.extend(sorted(available_timezones()))
+    return _ZONES
+
+
+def attribute(key: str, op: str, value: Any, vpath: str) -> Cond:
+    args = (Contact.attributes, literal(key), literal(sqlite_path(key)))
+    jtype = JsonType(*args)
+    present = and_(jtype.is_not(None), jtype != "null")
+    if op == "is_set":
+        return present
+    if op == "is_not_set":
+        return present.is_not(true())
+    if op in ("ne", "not_in"):
+        positive = attribute(key, "eq" if op == "ne" else "in", value, vpath)
+        return and_(present, positive.is_not(true()))
+    if op == "in":
+        values = R.value_list(value, vpath)
+        return or_(
+            false(), *[attribute(key, "eq", v, f"{vpath}[{i}]") for i, v in enumerate(values)]
+        )
+    if op == "between":
+        low, high = R.pair(value, vpath)
+        return and_(
+            attribute(key, "gte", low, f"{vpath}[0]"), attribute(key, "lte", high, f"{vpath}[1]")
+        )
+    v = R.scalar("attribute", value, vpath)
+    if isinstance(v, bool):
+        if op != "eq":
+            raise R.invalid(vpath, f"true/false only works with eq, ne, in, not_in, not {op}")
+        return and_(jtype == "boolean", JsonText(*args) == ("true" if v else "false"))
+    if isinstance(v, str):
+        text = ByteOrder(JsonText(*args))
+        guarded = and_(jtype == "string", _text_op(text, op, v))
+        return guarded
+    if op in R.TEXT_OPS:
+        raise R.invalid(vpath, f"{op} needs text")
+    # a CASE, not an AND: PostgreSQL may evaluate the cast before the type test
+    return binary(case((jtype == "number", JsonNumber(*args)), else_=None), op, v)
+
+
+def _text_op(text: Any, op: str, v: str) -> Cond:
+    if op == "contains":
+        return text.icontains(v, autoescape=True)
+    if op == "starts_with":
+        return text.istartswith(v, autoescape=True)
+    if op == "ends_with":
+        return text.iendswith(v, autoescape=True)
+    return binary(text, op, v)
