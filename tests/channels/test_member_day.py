@@ -9,6 +9,7 @@ import email
 import email.policy
 import re
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, update
@@ -319,3 +320,37 @@ def test_member_day_variants_are_checked_at_save_time(db, content, field):
     with pytest.raises(ValidationError) as problem:
         start_campaign(db, {"channel": "member_day", "variants": [{"name": "A", **content}]})
     assert f"variants[0].{field}" in problem.value.fields
+
+
+def test_every_occurrence_of_a_recurring_member_day_issues_fresh_codes(db, tmp_path, database_url):
+    from herald.campaigns.models import Campaign, Run
+    from tests.channels.members import UTC
+
+    add_member(db, external_id="g1", email="gold@example.com", tier="gold")
+    payload = {
+        "name": "Monthly member day",
+        "channel": "member_day",
+        "variants": [{"name": "A", "benefits": GOLD_AND_PLATINUM}],
+        "schedule": {"type": "recurring", "cron": "0 10 8 * *", "timezone": "Asia/Shanghai"},
+    }
+    with db.session() as session:
+        campaign = service.create_campaign(session, payload, UTC)
+        service.arm(session, campaign, UTC)
+        campaign_id, first_due = campaign.id, campaign.next_run_at
+    with fake_provider(shop_ok) as shop:
+        settings = day_settings(tmp_path, database_url, shop.url)
+        for _ in range(2):
+            with db.session() as session:
+                due = session.get(Campaign, campaign_id).next_run_at
+            clock.shift(due - clock.now() + timedelta(seconds=1))
+            drain(db, settings)
+    with db.session() as session:
+        campaign = session.get(Campaign, campaign_id)
+        assert campaign.status == "scheduled" and campaign.next_run_at > clock.now()
+        runs = list(session.scalars(select(Run).where(Run.campaign_id == campaign_id)))
+    assert len(runs) == 2 and runs[0].due_at == first_due
+    assert first_due.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%d %H:%M") == "08 10:00"
+    issued = all_coupons(db)
+    assert len(issued) == 2 and issued[0].code != issued[1].code
+    assert [c.run_id for c in issued] == [r.id for r in runs]
+    assert len(shop.seen) == 2
