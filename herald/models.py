@@ -16,6 +16,7 @@ from herald.campaigns.models import Batch, Campaign, Delivery, Run, Variant
 from herald.campaigns.posts import RunPost
 from herald.core.accounts import ApiToken, User
 from herald.core.db import Base
+from herald.reports.models import ReportSent
 
 __all__ = [
     "ApiToken",
@@ -30,6 +31,7 @@ __all__ = [
     "Event",
     "ImportJob",
     "ListMember",
+    "ReportSent",
     "Run",
     "RunPost",
     "Segment",

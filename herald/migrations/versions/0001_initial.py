@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 23:06:05.094435
+Create Date: 2026-11-24 23:13:22.419495
 """
 
 from alembic import op
@@ -79,6 +79,15 @@ def upgrade() -> None:
     sa.Column('finished_at', herald.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('updated_at', herald.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_import_jobs'))
+    )
+    op.create_table('reports_sent',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('week', sa.String(length=8), nullable=False),
+    sa.Column('recipients', sa.String(length=2000), nullable=False),
+    sa.Column('claimed_at', herald.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', herald.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_reports_sent')),
+    sa.UniqueConstraint('week', name=op.f('uq_reports_sent_week'))
     )
     op.create_table('segments',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -359,6 +368,7 @@ def downgrade() -> None:
     op.drop_table('users')
     op.drop_table('suppressions')
     op.drop_table('segments')
+    op.drop_table('reports_sent')
     op.drop_table('import_jobs')
     with op.batch_alter_table('contacts', schema=None) as batch_op:
         batch_op.drop_index('ix_contacts_tier_points')
