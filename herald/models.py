@@ -12,7 +12,7 @@ from herald.audiences.models import (
     WebhookInbox,
 )
 from herald.campaigns.coupons import Coupon
-from herald.campaigns.models import Batch, Campaign, Delivery, Run, Variant
+from herald.campaigns.models import Batch, Campaign, Delivery, Run, Trigger, Variant
 from herald.campaigns.posts import RunPost
 from herald.core.accounts import ApiToken, User
 from herald.core.db import Base
@@ -36,6 +36,7 @@ __all__ = [
     "RunPost",
     "Segment",
     "Suppression",
+    "Trigger",
     "User",
     "Variant",
     "WebhookInbox",

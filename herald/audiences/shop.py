@@ -79,6 +79,10 @@ def apply(session: Session, kind: str, data: Mapping[str, Any], region: str = "C
 def on_shop_event(session: Session, event: Event) -> Event:
     """Called once per applied shop webhook with its stored event, inside the same transaction.
     Triggers (cart reminders, welcome series, cancel_on) hook in here. Returns the event."""
+    from herald.campaigns import triggers
+
+    session.flush()  # the event needs its id before a trigger refers to it
+    triggers.on_event(session, event)
     return event
 
 

@@ -394,6 +394,7 @@ class _BatchSender:
         self.campaign_id = campaign.id
         self.campaign_name = campaign.name
         self.schedule = dict(campaign.schedule or {})
+        self.transactional = bool(self.schedule.get("transactional"))
         self.run_id = run.id
         self.run_started = run.started_at
         self.batch_id = batch.id
@@ -502,6 +503,7 @@ class _BatchSender:
                 else True,
                 suppressed=address in suppressed,
                 sent_in_window=recent.get(contact.id, 0),
+                transactional=self.transactional,
                 local_zone=_zone(contact.timezone, self.settings.timezone),
             )
             decision = decide(facts, self.rules, now)
@@ -576,6 +578,7 @@ class _BatchSender:
             "campaign": {"id": self.campaign_id, "name": self.campaign_name},
             "coupon": {},
             "unsubscribe_url": unsubscribe,
+            "event": dict(delivery.data or {}),
         }
         return Recipient(
             contact_id=contact.id,
@@ -681,6 +684,8 @@ def finish_run_if_done(session: Session, run_id: int, settings: Settings, now: d
     assert run is not None
     campaign = session.get(Campaign, run.campaign_id)
     assert campaign is not None
+    if campaign.schedule.get("type") == "trigger":
+        return False  # a trigger's day run stays open for the firings still to come
     final = "cancelled" if campaign.status == "cancelled" else "sent"
     closed = session.execute(
         update(Run)

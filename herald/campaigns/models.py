@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -128,5 +129,29 @@ class Delivery(Base):
     uncertain: Mapped[bool] = mapped_column(Boolean, default=False)
     not_before: Mapped[datetime | None]
     claimed_at: Mapped[datetime | None]
+    # what a triggered message knows of its event (a cart's items and link); templates see it
+    data: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
     sent_at: Mapped[datetime | None]
     updated_at: Mapped[datetime | None]
+
+
+class Trigger(Base):
+    """A message sent when a member's event happens (a cart abandoned, a first order), after a
+    delay, unless a cancelling event comes first. Its channel and variants live in a campaign of
+    its own (``schedule.type == "trigger"``), so the ledger, policy and metrics are the same."""
+
+    __tablename__ = "triggers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    event: Mapped[str] = mapped_column(String(40), index=True)
+    filter: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
+    delay_minutes: Mapped[float] = mapped_column(Float, default=0)
+    cancel_on: Mapped[str | None] = mapped_column(String(40), index=True)
+    max_per_contact_days: Mapped[float | None] = mapped_column(Float, nullable=True)
+    transactional: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    campaign: Mapped[Campaign] = relationship()

@@ -12,7 +12,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from herald.channels.base import TemplateProblem
 
-TEMPLATE_NAMES = ("contact", "campaign", "coupon", "unsubscribe_url")
+TEMPLATE_NAMES = ("contact", "campaign", "coupon", "unsubscribe_url", "event")
 
 
 class _Blank(Undefined):
@@ -54,7 +54,7 @@ def check_templates(content: Mapping[str, Any], fields: Mapping[str, bool]) -> d
             continue
         try:
             template = compile_template(name, source, html=is_html)
-            template.render(contact={}, campaign={}, coupon={}, unsubscribe_url="")
+            template.render(contact={}, campaign={}, coupon={}, unsubscribe_url="", event={})
         except TemplateProblem as exc:
             problems[name] = str(exc)
         except SecurityError as exc:

@@ -199,6 +199,7 @@ def _transition(
 
 def arm(session: Session, campaign: Campaign, default_zone: ZoneInfo) -> Campaign:
     """``/schedule``: arm the stored schedule; the scheduler's tick starts it when due."""
+    _refuse_trigger(campaign)
     if campaign.status == "paused" and _active_run(session, campaign) is not None:
         return resume(session, campaign)
     due = schedules.next_due(campaign.schedule, clock.now(), default_zone)
@@ -210,10 +211,20 @@ def arm(session: Session, campaign: Campaign, default_zone: ZoneInfo) -> Campaig
 
 def send_now(session: Session, campaign: Campaign) -> Campaign:
     """``/send-now``: due at once; the next tick (within a second) starts the run."""
+    _refuse_trigger(campaign)
     if campaign.status == "paused" and _active_run(session, campaign) is not None:
         return resume(session, campaign)
     _transition(session, campaign, "send-now", "scheduled", next_run_at=clock.now())
     return campaign
+
+
+def _refuse_trigger(campaign: Campaign) -> None:
+    """A trigger's campaign is started by its events, never by /schedule or /send-now."""
+    if (campaign.schedule or {}).get("type") == "trigger":
+        raise Conflict(
+            "a trigger's campaign is started by its events; switch the trigger on or off instead",
+            {"status": campaign.status},
+        )
 
 
 def pause(session: Session, campaign: Campaign) -> Campaign:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 23:13:22.419495
+Create Date: 2026-11-24 23:13:30.350317
 """
 
 from alembic import op
@@ -217,6 +217,26 @@ def upgrade() -> None:
     with op.batch_alter_table('runs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_runs_status'), ['status'], unique=False)
 
+    op.create_table('triggers',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('event', sa.String(length=40), nullable=False),
+    sa.Column('filter', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
+    sa.Column('delay_minutes', sa.Float(), nullable=False),
+    sa.Column('cancel_on', sa.String(length=40), nullable=True),
+    sa.Column('max_per_contact_days', sa.Float(), nullable=True),
+    sa.Column('transactional', sa.Boolean(), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', herald.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], name=op.f('fk_triggers_campaign_id_campaigns'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_triggers')),
+    sa.UniqueConstraint('name', name=op.f('uq_triggers_name'))
+    )
+    with op.batch_alter_table('triggers', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_triggers_cancel_on'), ['cancel_on'], unique=False)
+        batch_op.create_index(batch_op.f('ix_triggers_event'), ['event'], unique=False)
+
     op.create_table('variants',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('campaign_id', sa.Integer(), nullable=False),
@@ -282,6 +302,7 @@ def upgrade() -> None:
     sa.Column('uncertain', sa.Boolean(), nullable=False),
     sa.Column('not_before', herald.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('claimed_at', herald.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('data', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
     sa.Column('sent_at', herald.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('updated_at', herald.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_deliveries_contact_id_contacts'), ondelete='CASCADE'),
@@ -343,6 +364,11 @@ def downgrade() -> None:
 
     op.drop_table('batches')
     op.drop_table('variants')
+    with op.batch_alter_table('triggers', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_triggers_event'))
+        batch_op.drop_index(batch_op.f('ix_triggers_cancel_on'))
+
+    op.drop_table('triggers')
     with op.batch_alter_table('runs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_runs_status'))
 

@@ -135,4 +135,5 @@ from herald.web.api import (  # noqa: E402, F401
     contacts,
     openapi,
     segments,
+    triggers,
 )
