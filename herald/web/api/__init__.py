@@ -134,6 +134,7 @@ from herald.web.api import (  # noqa: E402, F401
     campaigns,
     contacts,
     openapi,
+    reports,
     segments,
     triggers,
 )

@@ -1,0 +1,77 @@
+"""The weekly report as JSON (contract section 11)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+
+from herald.reports.weekly import build_weekly_report, parse_week
+from herald.web import deps
+from herald.web.api import operation
+from herald.web.api.schemas import METRICS
+
+WEEK = [
+    {
+        "name": "week",
+        "in": "query",
+        "required": False,
+        "description": "ISO week like 2026-W47; the week before the current one by default",
+        "schema": {"type": "string", "pattern": r"^\d{4}-W\d{2}$"},
+    }
+]
+CHANGE = {"type": ["object", "null"], "additionalProperties": {"type": "object"}}
+WEEKLY_REPORT = {
+    "type": "object",
+    "properties": {
+        "week": {"type": "string"},
+        "from": {"type": "string", "format": "date-time"},
+        "to": {"type": "string", "format": "date-time"},
+        "timezone": {"type": "string"},
+        "previous_week": {"type": "string"},
+        "totals": METRICS,
+        "previous_totals": METRICS,
+        "totals_change": CHANGE,
+        "campaigns": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "integer"},
+                    "name": {"type": "string"},
+                    "kind": {"type": "string", "enum": ["campaign", "trigger"]},
+                    "channel": {"type": "string"},
+                    "runs": {"type": "integer"},
+                    "metrics": METRICS,
+                    "change": CHANGE,
+                },
+            },
+        },
+        "ab_tests": {"type": "array", "items": {"type": "object"}},
+        "top_links": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "url": {"type": "string"},
+                    "clicks": {"type": "integer"},
+                    "unique_clickers": {"type": "integer"},
+                },
+            },
+        },
+    },
+    "required": ["week", "from", "to", "totals", "previous_totals", "campaigns"],
+}
+
+
+@operation(
+    "GET",
+    "/reports/weekly",
+    "The weekly report: per campaign and trigger metrics with changes, A/B outcomes, top links",
+    response_schema=WEEKLY_REPORT,
+    parameters=WEEK,
+)
+def weekly_report() -> Any:
+    settings = deps.settings()
+    week = parse_week(request.args.get("week"), settings.timezone)
+    return build_weekly_report(deps.session(), week)
