@@ -7,12 +7,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from herald.audiences import contacts
-from herald.audiences.models import Contact, Suppression
+from herald.audiences.models import Consent, Contact, Suppression
+from herald.core import clock
 from herald.core.errors import ValidationError
 
 LOOKUP_CHUNK = 500
@@ -116,37 +117,106 @@ def _preload(
     return by_ext, by_email, suppressed
 
 
+NEW_COLUMNS = ("external_id", "email", "phone", "first_name", "last_name", "locale", "timezone")
+NEW_COLUMNS += ("birthday",)
+
+
+def _new_row(values: dict[str, Any]) -> dict[str, Any]:
+    """A new member as a plain row (inserted in one statement per chunk, not as ORM objects)."""
+    row: dict[str, Any] = dict.fromkeys(NEW_COLUMNS)
+    row.update(tier="new", points=0, attributes={}, consent={})
+    _merge_row(row, values)
+    return row
+
+
+def _merge_row(row: dict[str, Any], values: dict[str, Any]) -> bool:
+    """Apply ``values`` to a pending new row (a member that appears twice in one chunk)."""
+    changed = False
+    for key, value in values.items():
+        if key in ("attributes", "consent"):
+            merged = {**row[key], **value}
+            changed |= merged != row[key]
+            row[key] = merged
+        elif row.get(key) != value:
+            row[key] = value
+            changed = True
+    return changed
+
+
+def _key_of(target: Contact | dict[str, Any], name: str) -> Any:
+    return target.get(name) if isinstance(target, dict) else getattr(target, name)
+
+
 def _fast(
     session: Session, cleaned: list[tuple[int, dict[str, Any]]], source: str, result: BulkResult
 ) -> None:
     by_ext, by_email, suppressed = _preload(session, cleaned)
+    found_ext: dict[str, Contact | dict[str, Any]] = dict(by_ext)
+    found_email: dict[str, Contact | dict[str, Any]] = dict(by_email)
+    pending: list[dict[str, Any]] = []
     for index, values in cleaned:
-        contact = by_ext.get(values.get("external_id") or "") or by_email.get(
-            values.get("email") or ""
-        )
-        owner = by_email.get(values.get("email") or "")
-        if owner is not None and contact is not None and owner is not contact:
+        email = values.get("email") or ""
+        target = found_ext.get(values.get("external_id") or "") or found_email.get(email)
+        owner = found_email.get(email)
+        if owner is not None and target is not None and owner is not target:
             result.rejected.append(Rejection(index, "email", "belongs to another contact"))
             continue
-        created = contact is None
-        if contact is None:
-            contact = Contact(attributes={})
-            session.add(contact)
-        old_email = contact.email
-        changed = contacts.apply(session, contact, values, source, suppressed)
-        if contact.external_id:
-            by_ext[contact.external_id] = contact
-        if old_email and old_email != contact.email:
-            by_email.pop(old_email, None)
-        if contact.email:
-            by_email[contact.email] = contact
-        if created:
+        old_email = _key_of(target, "email") if target is not None else None
+        if target is None:
+            target = _new_row(values)
+            pending.append(target)
             result.created += 1
-        elif changed:
-            result.updated += 1
         else:
-            result.unchanged += 1
+            if isinstance(target, dict):
+                changed = _merge_row(target, values)
+            else:
+                changed = contacts.apply(session, target, values, source, suppressed)
+            if changed:
+                result.updated += 1
+            else:
+                result.unchanged += 1
+        if _key_of(target, "external_id"):
+            found_ext[_key_of(target, "external_id")] = target
+        if old_email and old_email != _key_of(target, "email"):
+            found_email.pop(old_email, None)
+        if _key_of(target, "email"):
+            found_email[_key_of(target, "email")] = target
     session.flush()
+    if pending:
+        _insert(session, pending, source, suppressed)
+
+
+def _insert(
+    session: Session,
+    rows: list[dict[str, Any]],
+    source: str,
+    suppressed: set[tuple[str, str]],
+) -> None:
+    """New members in one INSERT … RETURNING, then their consent rows in one INSERT."""
+    now = clock.now()
+    consents = [row.pop("consent") for row in rows]
+    for row in rows:
+        row["created_at"] = row["updated_at"] = now
+    ids = session.scalars(
+        insert(Contact).returning(Contact.id, sort_by_parameter_order=True), rows
+    ).all()
+    consent_rows = []
+    for contact_id, row, consent in zip(ids, rows, consents, strict=True):
+        for channel, granted in consent.items():
+            address = row["email"] if channel == "email" else row["phone"]
+            if granted and (channel, address or "") in suppressed:
+                granted = False
+            consent_rows.append(
+                {
+                    "contact_id": contact_id,
+                    "channel": channel,
+                    "granted": granted,
+                    "source": source,
+                    "updated_at": now,
+                }
+            )
+    if consent_rows:
+        session.execute(insert(Consent), consent_rows)
 
 
 def _slow(

@@ -256,12 +256,8 @@ def _compare(
         ordered = ByteOrder(column) if kind == "text" else column
         return and_(ordered >= P.num(low), ordered <= P.num(high))
     v = R.scalar(kind, value, vpath, name)
-    if op == "contains":
-        return column.icontains(v, autoescape=True)
-    if op == "starts_with":
-        return column.istartswith(v, autoescape=True)
-    if op == "ends_with":
-        return column.iendswith(v, autoescape=True)
+    if op in R.TEXT_OPS:
+        return P.text_match(column, op, v)
     ordered = ByteOrder(column) if kind == "text" and op in R.ORDER_OPS else column
     return P.binary(ordered, op, v)
 

@@ -123,3 +123,23 @@ def test_a_suppression_wins_over_later_consent(
     assert _post(client, auth, "/segments/preview", {"rules": rules}).json["count"] == 0
     manual = _post(client, auth, "/suppressions", {"channel": "sms", "address": "+8613800138000"})
     assert manual.status_code == 201 and manual.json["reason"] == "manual"
+
+
+def test_a_new_member_twice_in_one_bulk_call_is_created_once(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    items = [
+        {"external_id": "d1", "email": "d@example.com", "attributes": {"a": 1}},
+        {"external_id": "d1", "attributes": {"b": 2}, "consent": {"sms": True}},
+        {"external_id": "d1", "attributes": {"b": 2}},
+        {"external_id": "e1", "email": "e@example.com"},
+        {"external_id": "e1", "email": "d@example.com"},
+    ]
+    answer = _post(client, auth, "/contacts/bulk", {"contacts": items})
+    assert answer.json["created"] == 2 and answer.json["updated"] == 1
+    assert answer.json["unchanged"] == 1
+    assert answer.json["rejected"] == [
+        {"index": 4, "error": {"field": "email", "message": "belongs to another contact"}}
+    ]
+    found = _post(client, auth, "/segments/preview", {"rules": {}}).json["sample"][0]
+    assert found["attributes"] == {"a": 1, "b": 2} and found["consent"] == {"sms": True}
