@@ -119,6 +119,7 @@ def is_machine_event(
     arriving within ``window`` of the delivery (no person opens a mail that fast)."""
     if method.upper() == "HEAD" or is_machine_agent(user_agent):
         return True
-    if sent_at is None or window <= timedelta(0):
+    if window <= timedelta(0):
         return False
-    return now - sent_at < window
+    # no sent_at yet: the ledger has not even closed the row, so this is within the window
+    return sent_at is None or now - sent_at < window

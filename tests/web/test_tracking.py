@@ -185,3 +185,22 @@ def test_one_click_unsubscribe_revokes_consent_suppresses_and_records_once(clien
         assert (row.channel, row.address, row.reason) == ("email", "zoe@example.com", "unsubscribe")
     stats = client.get(f"/api/v1/campaigns/{sent['campaign_id']}/stats", headers=auth).json
     assert stats["total"]["unsubscribes"] == 1 and stats["total"]["unsubscribe_rate"] == 1.0
+
+
+def test_the_machine_rule_on_its_own():
+    from datetime import UTC, datetime
+
+    from herald.campaigns.tracking import is_machine_event
+
+    now = datetime(2026, 11, 11, 10, 0, 10, tzinfo=UTC)
+    window = timedelta(seconds=2)
+    sent = now - timedelta(seconds=5)
+    assert not is_machine_event(HUMAN, sent, now, window)
+    assert is_machine_event(HUMAN, now - timedelta(seconds=1), now, window)
+    assert is_machine_event(HUMAN, None, now, window)  # the row is not even closed yet
+    assert not is_machine_event(HUMAN, now, now, timedelta(0))  # "0" turns the window off
+    assert is_machine_event(HUMAN, sent, now, window, method="HEAD")
+    assert is_machine_event("Mozilla/5.0 (compatible; bingbot/2.0)", sent, now, window)
+    assert not is_machine_event(
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148", sent, now, window
+    )
