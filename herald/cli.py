@@ -234,6 +234,22 @@ def campaigns_send(campaign_id: int) -> None:
         click.echo(f"campaign {campaign.id} {campaign.name!r} is {campaign.status}")
 
 
+@main.group()
+def reports() -> None:
+    """Reports."""
+
+
+@reports.command("weekly")
+@click.option("--week", default=None, help="ISO week like 2026-W47 (default: last week).")
+@click.option("--send", is_flag=True, help="Email it to HERALD_REPORT_RECIPIENTS.")
+@guarded
+def reports_weekly(week: str | None, send: bool) -> None:
+    """Print the weekly report as a table; with --send, email it too."""
+    from herald.reports.cli import weekly
+
+    weekly(load_settings(), week, send)
+
+
 @main.command()
 @click.option("--admin-email", default="admin@example.com")
 @guarded

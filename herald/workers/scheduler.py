@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
@@ -58,7 +59,32 @@ def build_scheduler(settings: Settings) -> BlockingScheduler:
         max_instances=1,
         coalesce=True,
     )
+    scheduler.add_job(
+        enqueue_weekly_report,
+        "cron",
+        args=[settings.timezone],
+        day_of_week="mon",
+        hour=9,
+        minute=0,
+        timezone=settings.timezone,
+        id="weekly-report",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=3600,
+    )
     return scheduler
+
+
+def enqueue_weekly_report(zone: ZoneInfo) -> None:
+    """Monday 09:00: ask a worker for last week's report, naming the week now so a late worker
+    still reports the right one (the task sends each week once)."""
+    from herald.reports.weekly import parse_week
+    from herald.workers.tasks import weekly_report
+
+    try:
+        weekly_report.apply_async(args=[parse_week(None, zone).label], expires=3600)
+    except Exception as exc:
+        log.warning("could not enqueue the weekly report: %s", exc)
 
 
 def run(settings: Settings) -> None:

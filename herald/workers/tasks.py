@@ -65,3 +65,13 @@ def import_contacts(job_id: int) -> dict[str, object]:
         context.database(), job_id, region=context.settings().default_phone_region
     )
     return {"job_id": job_id, "status": job.status if job else "skipped"}
+
+
+@celery.task(name="herald.weekly_report", ignore_result=True)
+def weekly_report(week: str | None = None) -> dict[str, str]:
+    """Build and email the weekly report for ``week`` (default: the week before this one); a
+    week already sent is not sent again."""
+    from herald.reports.mail import send_weekly_once
+
+    outcome = send_weekly_once(context.database(), context.settings(), week)
+    return {"week": week or "previous", "outcome": outcome}

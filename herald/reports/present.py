@@ -1,0 +1,102 @@
+"""Turning report numbers into what people read: percentages, changes, table rows, the CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from herald.campaigns import metrics
+
+# the columns a marketer reads first, in the email, the CLI table and the plain text
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("sent", "Sent"),
+    ("delivered", "Delivered"),
+    ("open_rate", "Open rate"),
+    ("click_rate", "Click rate"),
+    ("ctor", "CTOR"),
+    ("conversions", "Orders"),
+    ("revenue", "Revenue"),
+    ("unsubscribes", "Unsubs"),
+)
+CSV_FIELDS = ("id", "name", "kind", "channel", "runs", *metrics.COUNTS, "revenue", *metrics.RATES)
+
+
+def value(name: str, number: float) -> str:
+    """One metric as text: rates as percentages, revenue with two decimals."""
+    if name in metrics.RATES:
+        return f"{number * 100:.1f}%"
+    if name == "revenue":
+        return f"{number:,.2f}"
+    return f"{int(number):,}"
+
+
+def delta(name: str, change: dict[str, Any] | None) -> str:
+    """A change as text: rates in percentage points, counts relative (absolute when the week
+    before was 0); empty without a week before."""
+    if not change:
+        return ""
+    entry = change[name]
+    if name in metrics.RATES:
+        points = entry["absolute"] * 100
+        return "±0.0 pts" if abs(points) < 0.05 else f"{points:+.1f} pts"
+    if entry["relative"] is None:
+        return "new" if entry["absolute"] else ""
+    return f"{entry['relative'] * 100:+.1f}%"
+
+
+def trend(name: str, change: dict[str, Any] | None) -> str:
+    """``up``, ``down`` or ``flat``, for colouring; unsubscribes going up is bad news."""
+    if not change or not change[name]["absolute"]:
+        return "flat"
+    up = change[name]["absolute"] > 0
+    if name == "unsubscribes":
+        up = not up
+    return "up" if up else "down"
+
+
+def rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """One display row per campaign plus a totals row: cells of ``(text, change, trend)``."""
+    out = []
+    for campaign in report["campaigns"]:
+        out.append(
+            _row(campaign["name"], campaign["kind"], campaign["metrics"], campaign["change"])
+        )
+    out.append(_row("All campaigns", "total", report["totals"], report.get("totals_change")))
+    return out
+
+
+def _row(
+    name: str, kind: str, numbers: dict[str, Any], change: dict[str, Any] | None
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "kind": kind,
+        "cells": [
+            {
+                "text": value(key, numbers[key]),
+                "delta": delta(key, change),
+                "trend": trend(key, change),
+            }
+            for key, _ in COLUMNS
+        ],
+    }
+
+
+def to_csv(report: dict[str, Any]) -> str:
+    """One row per campaign with every metric (rates as fractions, as in the JSON)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\r\n")
+    writer.writeheader()
+    for campaign in report["campaigns"]:
+        writer.writerow(
+            {
+                "id": campaign["id"],
+                "name": campaign["name"],
+                "kind": campaign["kind"],
+                "channel": campaign.get("channel", ""),
+                "runs": campaign.get("runs", ""),
+                **{key: campaign["metrics"][key] for key in CSV_FIELDS[5:]},
+            }
+        )
+    return buffer.getvalue()
