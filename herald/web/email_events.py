@@ -12,8 +12,9 @@ JSON body::
 
 ``message_id`` (the Message-ID Herald sent) ties the event to its delivery; ``email`` alone
 ties it to the member. A raw DSN (``Content-Type: message/rfc822`` or ``multipart/report``) is
-accepted at the same URL. Answers ``200 {"accepted", "unmatched"}``, ``401`` for a bad or
-missing signature, ``400`` unparseable, ``422`` invalid events.
+accepted at the same URL. Answers ``200 {"accepted", "unmatched"}`` (the same ``webhook-id``
+again: ``200`` with ``"duplicate": true`` and no second effect), ``401`` for a bad or missing
+signature or a timestamp more than 5 minutes off, ``400`` unparseable, ``422`` invalid events.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import time
 from typing import Any
 
 from flask import Blueprint, jsonify, request
+from sqlalchemy.exc import IntegrityError
 
 from herald.channels import feedback
 from herald.channels.dsn import NotAReport, parse_dsn
@@ -32,7 +34,7 @@ from herald.web import deps
 
 blueprint = Blueprint("email_events", __name__)
 
-TOLERANCE = 300
+SOURCE = "email"
 MAX_EVENTS = 1000
 
 
@@ -45,28 +47,6 @@ def events_secret() -> str | None:
     settings = deps.settings()
     own = (settings.extra.get("HERALD_EMAIL_EVENTS_SECRET") or "").strip()
     return own or settings.shop_webhook_secret
-
-
-def verify(secret: str, headers: Any, body: bytes, now: float | None = None) -> bool:
-    """Standard Webhooks signature check, with a five-minute timestamp tolerance."""
-    msg_id = headers.get("webhook-id", "")
-    stamp = headers.get("webhook-timestamp", "")
-    signatures = headers.get("webhook-signature", "")
-    if not (msg_id and stamp.isdigit() and signatures):
-        return False
-    if abs((now or time.time()) - int(stamp)) > TOLERANCE:
-        return False
-    try:
-        key = base64.b64decode(secret.removeprefix("whsec_"))
-    except ValueError:
-        return False
-    signed = f"{msg_id}.{stamp}.".encode() + body
-    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-    return any(
-        hmac.compare_digest(part.partition(",")[2], expected)
-        for part in signatures.split()
-        if part.startswith("v1,")
-    )
 
 
 def _reports(body: bytes) -> list[dict[str, Any]] | tuple[Any, ...]:
@@ -111,14 +91,28 @@ def _reports(body: bytes) -> list[dict[str, Any]] | tuple[Any, ...]:
 @blueprint.post("/webhooks/email/events")
 def email_events() -> Any:
     """Bounces and complaints, as JSON events or a raw DSN."""
+    # imported here: the webhooks package imports this module to list its blueprint
+    from herald.web.webhooks import common
+
     secret = events_secret()
     body = request.get_data(cache=True)
-    if not secret or not verify(secret, request.headers, body):
-        return _error(401, "unauthorized", "missing or bad webhook signature")
+    if not secret:
+        return _error(401, "unauthorized", "HERALD_EMAIL_EVENTS_SECRET is not configured")
+    try:
+        webhook_id = common.verify(secret, body, request.headers)
+    except common.Refused as refused:
+        return refused.response()
     reports = _reports(body)
     if isinstance(reports, tuple):
         return reports
     session = deps.session()
+    if common.seen(session, SOURCE, webhook_id):
+        return jsonify(accepted=0, unmatched=0, duplicate=True)
+    try:
+        common.record(session, SOURCE, webhook_id, "email.events", {"events": reports})
+    except IntegrityError:  # the same webhook-id at the same moment: the other one applies it
+        session.rollback()
+        return jsonify(accepted=0, unmatched=0, duplicate=True)
     matched = sum(feedback.apply_report(session, deps.settings(), **report) for report in reports)
     session.commit()
     return jsonify(accepted=len(reports), unmatched=len(reports) - matched)

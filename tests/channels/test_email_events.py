@@ -164,7 +164,12 @@ def test_a_signed_bounce_event_by_message_id_records_a_bounce_and_suppresses(
     ).encode()
     answer = _post(client, body)
     assert answer.status_code == 200 and answer.json == {"accepted": 2, "unmatched": 1}
-    assert _post(client, body).status_code == 200  # the same report again: no second event
+    again = _post(client, body)  # the same webhook-id: no second effect
+    assert again.status_code == 200 and again.json["duplicate"] is True
+    resent = client.post(  # the same report under a new webhook-id: still one event
+        "/webhooks/email/events", data=body, headers=sign(SECRET, "msg_other", body)
+    )
+    assert resent.status_code == 200 and resent.json["accepted"] == 2
     with db.session() as session:
         [event] = session.scalars(select(Event).where(Event.type == "bounced"))
         assert (event.delivery_id, event.run_id, event.data["kind"]) == (
