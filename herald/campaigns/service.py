@@ -73,6 +73,54 @@ _SETTINGS_FOR_CHECKS: Any = _CheckSettings()
 def create_campaign(session: Session, payload: Any, default_zone: ZoneInfo) -> Campaign:
     """Validate a campaign (contract section 8) and store it as a draft. Nothing is half-written:
     every check runs before the first row is added."""
+    values = clean_campaign(session, payload, default_zone)
+    campaign = Campaign(status="draft", **{k: v for k, v in values.items() if k != "variants"})
+    _set_variants(campaign, values["variants"])
+    session.add(campaign)
+    session.flush()
+    return campaign
+
+
+def update_campaign(
+    session: Session, campaign: Campaign, changes: Any, default_zone: ZoneInfo
+) -> Campaign:
+    """Change a draft: the fields given replace the stored ones (``variants`` as a whole list),
+    after the same checks as creation. Other statuses are a conflict."""
+    if campaign.status != "draft":
+        raise Conflict(f"only a draft can be changed; this campaign is {campaign.status}")
+    if not isinstance(changes, Mapping):
+        raise ValidationError("the body must be a JSON object", {"": "must be an object"})
+    current = {
+        "name": campaign.name,
+        "channel": campaign.channel,
+        "segment_id": campaign.segment_id,
+        "variants": [{"name": v.name, **v.content} for v in campaign.variants],
+        "schedule": campaign.schedule,
+        "ab_test": campaign.ab_test,
+    }
+    if "channel" in changes and changes["channel"] != campaign.channel:
+        raise ValidationError("a campaign's channel cannot change", {"channel": "fixed"})
+    values = clean_campaign(session, {**current, **changes}, default_zone)
+    for key, value in values.items():
+        if key != "variants":
+            setattr(campaign, key, value)
+    if "variants" in changes:
+        campaign.variants.clear()
+        session.flush()
+        _set_variants(campaign, values["variants"])
+    session.flush()
+    return campaign
+
+
+def _set_variants(campaign: Campaign, variants: list[dict[str, Any]]) -> None:
+    for position, variant in enumerate(variants):
+        content = {k: v for k, v in variant.items() if k != "name"}
+        campaign.variants.append(Variant(name=variant["name"], position=position, content=content))
+
+
+def clean_campaign(session: Session, payload: Any, default_zone: ZoneInfo) -> dict[str, Any]:
+    """Every check of a campaign payload; returns the cleaned values or raises
+    :class:`ValidationError` naming the field."""
     if not isinstance(payload, Mapping):
         raise ValidationError("the body must be a JSON object", {"": "must be an object"})
     unknown = sorted(set(payload) - CAMPAIGN_FIELDS)
@@ -109,20 +157,14 @@ def create_campaign(session: Session, payload: Any, default_zone: ZoneInfo) -> C
                 "an A/B test cannot be combined with a local_time schedule yet",
                 {"ab_test": "not with a local_time schedule"},
             )
-    campaign = Campaign(
-        name=name,
-        channel=channel,
-        segment_id=segment_id,
-        schedule=schedule,
-        ab_test=ab_test,
-        status="draft",
-    )
-    for position, variant in enumerate(variants):
-        content = {k: v for k, v in variant.items() if k != "name"}
-        campaign.variants.append(Variant(name=variant["name"], position=position, content=content))
-    session.add(campaign)
-    session.flush()
-    return campaign
+    return {
+        "name": name,
+        "channel": channel,
+        "segment_id": segment_id,
+        "schedule": schedule,
+        "ab_test": ab_test,
+        "variants": variants,
+    }
 
 
 def check_ab_test(ab_test: Any, variant_names: list[str]) -> dict[str, Any]:

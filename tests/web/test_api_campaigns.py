@@ -204,3 +204,28 @@ def test_too_many_requests_get_a_429_in_the_error_shape(db, tmp_path, database_u
     assert answers[-1].json["error"]["code"] == "too_many_requests"
     other = client.get("/api/v1/campaigns/1", headers={"Authorization": "Bearer hrld_other"})
     assert other.status_code == 401  # another key has its own budget
+
+
+def test_a_draft_can_be_changed_and_a_sent_one_cannot(client, auth):
+    created = client.post("/api/v1/campaigns", json=email_campaign(), headers=auth).json
+    base = f"/api/v1/campaigns/{created['id']}"
+    changed = client.patch(
+        base,
+        json={
+            "name": "Double 12",
+            "variants": [{"name": "B", "subject": "New", "html": "<p>n</p>"}],
+        },
+        headers=auth,
+    )
+    assert changed.status_code == 200, changed.json
+    assert changed.json["name"] == "Double 12"
+    assert [v["name"] for v in changed.json["variants"]] == ["B"]
+    assert changed.json["schedule"] == {"type": "immediate"}  # left out, kept
+    bad = client.patch(
+        base, json={"variants": [{"name": "A", "subject": "{% if %}"}]}, headers=auth
+    )
+    assert bad.status_code == 422 and "variants[0].subject" in bad.json["error"]["fields"]
+    assert client.get(base, headers=auth).json["variants"][0]["name"] == "B"  # nothing half-written
+    assert client.patch(base, json={"channel": "sms"}, headers=auth).status_code == 422
+    client.post(f"{base}/cancel", headers=auth)
+    assert client.patch(base, json={"name": "x"}, headers=auth).status_code == 409

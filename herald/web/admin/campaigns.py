@@ -14,10 +14,10 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from herald.audiences.models import Contact, Segment
-from herald.campaigns import schedules, service
+from herald.campaigns import service
 from herald.campaigns.models import Campaign, Delivery, Run, Variant
 from herald.campaigns.status import ACTIONS
-from herald.core.errors import HeraldError, ValidationError
+from herald.core.errors import Conflict, HeraldError, ValidationError
 from herald.web import deps
 from herald.web.admin.audiences import HeraldModelView
 from herald.web.admin.auth import can_write, require_write
@@ -202,20 +202,17 @@ class CampaignView(HeraldModelView):
             flash(f"Only a draft can be edited; this campaign is {model.status}.", "danger")
             return False
         payload = form.payload()
+        # the form edits variant A; any other variants of the draft are kept as they are
+        payload["variants"] = payload["variants"][:1] + [
+            {"name": v.name, **v.content} for v in model.variants[1:]
+        ]
         try:
-            _check(session, payload, deps.settings().timezone)
-        except ValidationError as exc:
+            service.update_campaign(session, model, payload, deps.settings().timezone)
+        except (ValidationError, Conflict) as exc:
+            session.rollback()
             show_errors(form, exc)
             flash(f"The campaign was not saved: {exc.message}", "danger")
             return False
-        model.name = payload["name"].strip()
-        model.segment_id = payload["segment_id"]
-        model.schedule = schedules.validate(payload["schedule"], deps.settings().timezone)
-        content = {k: v for k, v in payload["variants"][0].items() if k != "name"}
-        if model.variants:
-            model.variants[0].content = content
-        else:
-            model.variants.append(Variant(name="A", position=0, content=content))
         session.commit()
         return True
 
@@ -339,12 +336,3 @@ class CampaignView(HeraldModelView):
             page=page,
             pages=max(1, -(-int(total or 0) // LEDGER_PAGE)),
         )
-
-
-def _check(session: Any, payload: dict[str, Any], zone: Any) -> None:
-    """Run creation's checks on ``payload`` without keeping anything."""
-    nested = session.begin_nested()
-    try:
-        service.create_campaign(session, payload, zone)
-    finally:
-        nested.rollback()

@@ -45,6 +45,23 @@ def create_campaign() -> Any:
     return campaign_dict(campaign)
 
 
+@operation(
+    "PATCH",
+    "/campaigns/{id}",
+    "Change a draft (fields given replace the stored ones)",
+    request_schema={**CAMPAIGN_IN, "required": []},
+    response_schema=CAMPAIGN,
+    write=True,
+    parameters=ID,
+)
+def patch_campaign(id: int) -> Any:
+    session = deps.session()
+    campaign = service.get_campaign(session, id)
+    service.update_campaign(session, campaign, json_body(), deps.settings().timezone)
+    session.commit()
+    return campaign_dict(campaign)
+
+
 @operation("GET", "/campaigns/{id}", "Read a campaign", response_schema=CAMPAIGN, parameters=ID)
 def get_campaign(id: int) -> Any:
     return campaign_dict(service.get_campaign(deps.session(), id))
