@@ -5,12 +5,25 @@ from __future__ import annotations
 
 import io
 import textwrap
+import warnings
+from functools import cache
 from typing import Any
 
+from matplotlib import font_manager, rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 SENT, OPENS, CLICKS, REVENUE = "#4c72b0", "#55a868", "#dd8452", "#8172b3"
+# campaign names are often Chinese (双11); DejaVu has no CJK glyphs, so an installed CJK font
+# is used as a fallback when there is one
+CJK_FONT_HINTS = ("Noto Sans CJK", "Noto Sans SC", "Source Han Sans", "WenQuanYi", "Droid Sans")
+
+
+@cache
+def _families() -> list[str]:
+    installed = sorted({font.name for font in font_manager.fontManager.ttflist})
+    cjk = [name for name in installed if name.startswith(CJK_FONT_HINTS)]
+    return ["DejaVu Sans", *cjk[:1]]
 
 
 def _label(campaign: dict[str, Any]) -> str:
@@ -21,8 +34,16 @@ def _label(campaign: dict[str, Any]) -> str:
 def _png(figure: Figure) -> bytes:
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    with warnings.catch_warnings():
+        # without a CJK font a Chinese name draws as boxes; the chart is still worth sending
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     return buffer.getvalue()
+
+
+def _drawn(draw: Any, report: dict[str, Any]) -> bytes:
+    with rc_context({"font.family": _families()}):
+        return draw(report)
 
 
 def _empty(figure: Figure, title: str) -> bytes:
@@ -38,7 +59,16 @@ def _height(count: int) -> float:
 
 
 def engagement_chart(report: dict[str, Any]) -> bytes:
-    """Horizontal bars per campaign: sent (delivered), unique opens and unique clicks."""
+    """Horizontal bars per campaign: sent, unique opens and unique clicks (PNG)."""
+    return _drawn(_engagement, report)
+
+
+def revenue_chart(report: dict[str, Any]) -> bytes:
+    """Horizontal bars: attributed revenue per campaign, this week and the week before (PNG)."""
+    return _drawn(_revenue, report)
+
+
+def _engagement(report: dict[str, Any]) -> bytes:
     campaigns = report["campaigns"]
     title = f"Sent, opened and clicked — {report['week']}"
     figure = Figure(figsize=(8, _height(len(campaigns))))
@@ -67,8 +97,7 @@ def engagement_chart(report: dict[str, Any]) -> bytes:
     return _png(figure)
 
 
-def revenue_chart(report: dict[str, Any]) -> bytes:
-    """Horizontal bars: attributed revenue per campaign, this week and the week before."""
+def _revenue(report: dict[str, Any]) -> bytes:
     campaigns = report["campaigns"]
     title = f"Revenue — {report['week']} (previous week in grey)"
     figure = Figure(figsize=(8, _height(len(campaigns))))

@@ -17,14 +17,14 @@ from __future__ import annotations
 import logging
 import secrets
 import smtplib
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from functools import cache
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from herald.core import clock
@@ -36,6 +36,8 @@ from herald.reports.models import ReportSent
 from herald.reports.weekly import Week, build_weekly_report, parse_week
 
 log = logging.getLogger(__name__)
+# a claim this old and never marked sent was left by a worker that died mid-send
+CLAIM_STALE_AFTER = timedelta(minutes=30)
 KPIS = ("sent", "open_rate", "click_rate", "conversions", "revenue", "unsubscribes")
 
 
@@ -108,10 +110,11 @@ def build_message(report: dict[str, Any], sender: str, recipients: list[str]) ->
         html_part.add_related(
             png, "image", "png", cid=cids[name], filename=f"{name}.png", disposition="inline"
         )
+    # the BOM makes spreadsheet apps read the UTF-8 (Chinese campaign names) correctly
     message.add_attachment(
-        present.to_csv(report).encode("utf-8"),
-        maintype="text",
+        "\ufeff" + present.to_csv(report),
         subtype="csv",
+        charset="utf-8",
         filename=f"herald-weekly-{report['week']}.csv",
     )
     return message
@@ -156,30 +159,60 @@ def send_report(settings: Settings, report: dict[str, Any]) -> list[str]:
     return recipients
 
 
+def _claim(db: Database, week: str, recipients: list[str]) -> str | None:
+    """Claim ``week`` for sending: None when claimed, else why not. A claim never marked sent
+    and older than CLAIM_STALE_AFTER was left by a worker that died mid-send: taken over."""
+    now = clock.now()
+    try:
+        with db.session() as session:
+            session.add(ReportSent(week=week, recipients=",".join(recipients), claimed_at=now))
+        return None
+    except IntegrityError:
+        pass
+    with db.session() as session:
+        taken = session.execute(
+            update(ReportSent)
+            .where(
+                ReportSent.week == week,
+                ReportSent.sent_at.is_(None),
+                ReportSent.claimed_at < now - CLAIM_STALE_AFTER,
+            )
+            .values(claimed_at=now, recipients=",".join(recipients))
+        ).rowcount
+        if taken == 1:
+            return None
+        sent_at = session.scalar(select(ReportSent.sent_at).where(ReportSent.week == week))
+    return "already sent" if sent_at else "in progress"
+
+
 def send_weekly_once(db: Database, settings: Settings, week_text: str | None = None) -> str:
     """The scheduled report: build and send ``week`` (default: the week before this one) unless
     it was already claimed. The claim is a unique row committed before sending; a failed send
-    removes it so a retry can try again. Returns what happened, in a word."""
-    if not recipients_of(settings):
+    releases it so a retry can try again. Returns what happened: ``sent``, ``already sent``,
+    ``in progress`` or ``no recipients``."""
+    recipients = recipients_of(settings)
+    if not recipients:
         log.warning("weekly report not sent: HERALD_REPORT_RECIPIENTS is not set")
         return "no recipients"
     week: Week = parse_week(week_text, settings.timezone)
-    try:
-        with db.session() as session:
-            session.add(ReportSent(week=week.label, recipients=",".join(recipients_of(settings))))
-    except IntegrityError:
-        log.info("weekly report %s was already sent", week.label)
-        return "already sent"
+    refused = _claim(db, week.label, recipients)
+    if refused:
+        log.info("weekly report %s not sent again: %s", week.label, refused)
+        return refused
     try:
         with db.session() as session:
             report = build_weekly_report(session, week)
         send_report(settings, report)
     except Exception:
         with db.session() as session:
-            session.execute(delete(ReportSent).where(ReportSent.week == week.label))
+            session.execute(
+                delete(ReportSent).where(
+                    ReportSent.week == week.label, ReportSent.sent_at.is_(None)
+                )
+            )
         raise
     with db.session() as session:
-        row = session.scalar(select(ReportSent).where(ReportSent.week == week.label))
-        if row is not None:
-            row.sent_at = clock.now()
+        session.execute(
+            update(ReportSent).where(ReportSent.week == week.label).values(sent_at=clock.now())
+        )
     return "sent"

@@ -129,7 +129,7 @@ def build_story(db: Database, settings: Settings) -> Story:
         db,
         settings,
         email_campaign(
-            name="Flash sale",
+            name="Flash sale 双11",
             variants=[
                 {"name": "A", "subject": "Sale", "html": "<p>A</p>", "text": "A"},
                 {"name": "B", "subject": "SALE!", "html": "<p>B</p>", "text": "B"},
@@ -325,7 +325,7 @@ def test_the_report_counts_runs_started_in_the_week_with_metrics_and_changes(
     # the cart reminder Monday 01:00 of the next week: not
     assert [(c["id"], c["name"], c["kind"]) for c in report["campaigns"]] == [
         (story.newsletter, "Newsletter", "campaign"),
-        (story.flash_sale, "Flash sale", "campaign"),
+        (story.flash_sale, "Flash sale 双11", "campaign"),
     ]
     newsletter, sale = report["campaigns"]
     assert {k: newsletter["metrics"][k] for k in EXPECTED_NEWSLETTER_W47} == (
@@ -403,7 +403,7 @@ def test_the_same_runs_fall_in_other_weeks_in_utc(db: Database, story: Story) ->
     utc = ZoneInfo("UTC")
     assert [c["name"] for c in report_for(db, "2026-W46", utc)["campaigns"]] == [
         "Newsletter",
-        "Flash sale",
+        "Flash sale 双11",
     ]
     assert [c["name"] for c in report_for(db, "2026-W47", utc)["campaigns"]] == [
         "Newsletter",

@@ -10,7 +10,7 @@ import email
 import email.policy
 import io
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
 from click.testing import CliRunner
@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from herald.campaigns.metrics import COUNTS, RATES
 from herald.cli import main
+from herald.core import clock
 from herald.core.db import Database
 from herald.core.settings import Settings
 from herald.reports.mail import send_weekly_once
@@ -61,16 +62,19 @@ def _check_structure(message: EmailMessage) -> list[dict[str, str]]:
         assert image.get_content().startswith(PNG_MAGIC)
         present.add(image["Content-ID"].strip().strip("<>"))
     assert referenced == present
-    assert "Newsletter" in text.get_content() and "Newsletter" in html.get_content()
+    for part in (text, html):
+        assert "Newsletter" in part.get_content() and "Flash sale 双11" in part.get_content()
     assert attachment.get_content_type() == "text/csv"
     assert attachment.get_content_disposition() == "attachment"
     assert attachment.get_filename() == "herald-weekly-2026-W47.csv"
-    return list(csv.DictReader(io.StringIO(attachment.get_content())))
+    content = attachment.get_content()
+    assert content.startswith("\ufeff")  # spreadsheet apps then read UTF-8
+    return list(csv.DictReader(io.StringIO(content.removeprefix("\ufeff"))))
 
 
 def _check_csv(rows: list[dict[str, str]], db: Database) -> None:
     report = report_for(db, "2026-W47")
-    assert [row["name"] for row in rows] == ["Newsletter", "Flash sale"]
+    assert [row["name"] for row in rows] == ["Newsletter", "Flash sale 双11"]
     for row, campaign in zip(rows, report["campaigns"], strict=True):
         assert int(row["id"]) == campaign["id"] and row["kind"] == campaign["kind"]
         for name in COUNTS:
@@ -131,6 +135,19 @@ def test_a_failed_send_releases_the_week_for_a_retry(
         assert session.scalars(select(ReportSent)).all() == []
     recorder.refuse = {}
     assert send_weekly_once(db, story_settings, "2026-W10") == "sent"
+
+
+def test_a_claim_left_by_a_dead_worker_is_taken_over_after_a_while(
+    db: Database, story_settings: Settings, smtp_server: tuple[SmtpRecorder, int]
+) -> None:
+    recorder, _ = smtp_server
+    with db.session() as session:
+        session.add(ReportSent(week="2026-W10", claimed_at=clock.now()))
+        session.add(ReportSent(week="2026-W11", claimed_at=clock.now() - timedelta(hours=1)))
+
+    assert send_weekly_once(db, story_settings, "2026-W10") == "in progress"
+    assert send_weekly_once(db, story_settings, "2026-W11") == "sent"
+    assert [m.data.count(b"2026-W11") > 0 for m in recorder.messages] == [True]
 
 
 def test_without_recipients_the_scheduled_report_is_skipped(
