@@ -129,3 +129,28 @@ def test_a_forged_stop_is_refused(db, sms_client):
     assert signed_post(sms_client, INBOUND_URL, params, token="nope").status_code == 403
     with db.session() as session:
         assert session.get(Contact, contact).consent_for("sms")
+
+
+def test_a_member_who_texted_stop_gets_no_more_campaigns(db, sms_client, tmp_path, database_url):
+    from tests.channels.fake_provider import Answer, fake_provider
+    from tests.channels.members import start_campaign
+    from tests.helpers import drain
+
+    add_member(db, external_id="s1", phone="+8613800138000", consent={"sms": True})
+    signed_post(sms_client, INBOUND_URL, {"From": "+8613800138000", "Body": "退订"})
+    with fake_provider(Answer(201, {"sid": "SM9"})) as twilio:
+        settings = make_settings(
+            tmp_path,
+            database_url,
+            sms_api_url=twilio.url,
+            sms_account_sid="AC1",
+            sms_auth_token=TOKEN,
+            sms_from="+15005550006",
+            sms_quiet_hours="off",
+        )
+        start_campaign(db, {"channel": "sms", "variants": [{"name": "A", "body": "Sale!"}]})
+        drain(db, settings)
+    assert twilio.seen == []
+    with db.session() as session:
+        (delivery,) = session.scalars(select(Delivery))
+    assert (delivery.status, delivery.reason) == ("skipped", "suppressed")

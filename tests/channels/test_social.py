@@ -224,3 +224,19 @@ def test_a_social_campaign_checks_its_fields_at_save_time(db):
             {"channel": "social", "variants": [{"status": "{{ oops", "visibility": "loud"}]},
         )
     assert set(problem.value.fields) >= {"variants[0].status", "variants[0].visibility"}
+
+
+def test_the_scheduled_task_refreshes_engagement(db, tmp_path, database_url):
+    from herald.workers import context, tasks
+
+    counts = Answer(200, {"favourites_count": 4, "reblogs_count": 1, "replies_count": 0})
+    with fake_provider(POSTED, counts) as server:
+        settings = social_settings(tmp_path, database_url, server.url)
+        campaign_id = start_post(db)
+        drain(db, settings)
+        context.reset(settings)
+        try:
+            assert tasks.refresh_social_engagement.run() == {"posts": 1, "coupons": 0}
+        finally:
+            context.reset()
+    assert stats(db, campaign_id)["social"]["favourites"] == 4
