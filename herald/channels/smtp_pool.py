@@ -71,14 +71,16 @@ class SmtpPool:
                         if stage == "mail" and lease.reused:
                             continue  # idle connection closed by the server: nothing was sent
                         raise
-            except _DROPPED as exc:
-                where = "before the message was sent" if stage in ("connect", "mail") else ""
-                where = where or "during the message; it will be sent again"
-                return Outcome.transient(f"SMTP connection lost {where}: {exc or 'closed'}")
-            except smtplib.SMTPException as exc:
+            except smtplib.SMTPServerDisconnected as exc:
+                return _lost(stage, exc)
+            except smtplib.SMTPException as exc:  # (an OSError too, hence this order)
                 # login or STARTTLS refused: a configuration problem, retried within the ceiling
-                code = getattr(exc, "smtp_code", 0)
-                return Outcome.transient(f"SMTP session failed at {stage}: {code} {exc}")
+                code = getattr(exc, "smtp_code", "")
+                detail = getattr(exc, "smtp_error", b"") or str(exc).encode()
+                text = " ".join(detail.decode(errors="replace").split())
+                return Outcome.transient(f"SMTP session refused at {stage}: {code} {text}"[:480])
+            except OSError as exc:
+                return _lost(stage, exc)
         return Outcome.transient("SMTP connection lost before the message was sent")
 
     @contextlib.contextmanager
@@ -132,12 +134,10 @@ class SmtpPool:
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext:
-    """Verified TLS; ``HERALD_SMTP_TLS_INSECURE=1`` accepts a self-signed server (local sinks)."""
-    context = ssl.create_default_context()
-    if (settings.extra.get("HERALD_SMTP_TLS_INSECURE") or "").strip() in ("1", "true", "yes"):
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
+    """Verified TLS, always. ``HERALD_SMTP_CA_FILE`` names extra CA certificates to trust (a
+    relay with a private CA or a local sink's self-signed certificate)."""
+    cafile = (settings.extra.get("HERALD_SMTP_CA_FILE") or "").strip() or None
+    return ssl.create_default_context(cafile=cafile)
 
 
 def classify(code: int, reply: Any, stage: str, recipient: str | None = None) -> Outcome:
@@ -155,6 +155,12 @@ def classify(code: int, reply: Any, stage: str, recipient: str | None = None) ->
         }
         return Outcome("permanent", reason=reason, event=event)
     return Outcome.permanent(reason)
+
+
+def _lost(stage: str, exc: BaseException) -> Outcome:
+    where = "before the message was sent" if stage in ("connect", "mail") else ""
+    where = where or "during the message; it will be sent again"
+    return Outcome.transient(f"SMTP connection lost {where}: {exc or 'closed'}")
 
 
 def _reset(lease: _Lease) -> None:
