@@ -213,3 +213,29 @@ def test_an_idle_connection_the_server_closed_is_replaced_without_losing_the_mes
     assert channel.send(channel.render(prepared, recipient(2))).status == "sent"
     assert len(recorder.messages) == 2 and channel.pool.opened == 2
     channel.close()
+
+
+def test_threads_share_the_pool_without_opening_more_than_its_size(tmp_path, smtp_server):
+    import threading
+
+    recorder, port = smtp_server
+    channel = EmailChannel(
+        settings_for(tmp_path, HERALD_SMTP_PORT=str(port), HERALD_SMTP_POOL_SIZE="2")
+    )
+    prepared = channel.prepare(run_info())
+    outcomes: list[str] = []
+
+    def worker(first: int) -> None:
+        for i in range(first, first + 10):
+            message = channel.render(prepared, recipient(i, f"m{i}@example.com"))
+            outcomes.append(channel.send(message).status)
+
+    threads = [threading.Thread(target=worker, args=(n * 100,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    channel.close()
+    assert outcomes == ["sent"] * 60
+    assert len(recorder.by_recipient()) == 60 and set(recorder.by_recipient().values()) == {1}
+    assert channel.pool.opened <= 2
