@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, select, update
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -111,7 +111,7 @@ def redeem(session: Session, code: str, order_id: str | None, at: datetime | Non
 def redeem_from_orders(session: Session, limit: int = 1000) -> int:
     """Mark coupons redeemed by stored ``order.placed`` events (the order webhook may also call
     :func:`redeem` directly; this sweep makes it safe if it doesn't). Returns how many."""
-    code = Event.data["coupon_code"].as_string()
+    code = func.upper(Event.data["coupon_code"].as_string())  # as the customer typed it
     rows = session.execute(
         select(Coupon.code, Event.data, Event.occurred_at)
         .join(Event, code == Coupon.code)

@@ -271,7 +271,8 @@ def _coupon_orders(session: Session, run_ids: list[int], seen: set[int]) -> list
         select(Delivery.variant_id, Coupon.contact_id, order.c.id, order.c.data)
         .select_from(Coupon)
         .join(Delivery, Delivery.id == Coupon.delivery_id)
-        .join(order, order.c.data["coupon_code"].as_string() == Coupon.code)
+        # codes are issued upper-case; a shop may echo them as the customer typed them
+        .join(order, func.upper(order.c.data["coupon_code"].as_string()) == Coupon.code)
         .where(Coupon.run_id.in_(run_ids), order.c.type == "order.placed")
         .order_by(order.c.id)
     ).all()

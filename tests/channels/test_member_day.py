@@ -266,7 +266,7 @@ def test_a_redeemed_coupon_counts_as_a_conversion_once(db, tmp_path, database_ur
                 type="order.placed",
                 contact_id=gold,
                 occurred_at=clock.now() + timedelta(minutes=5),
-                data={"total": 120.5, "coupon_code": coupon.code, "order_id": "o-1"},
+                data={"total": 120.5, "coupon_code": coupon.code.lower(), "order_id": "o-1"},
             )
         )
         # an order without the coupon is not the campaign's
