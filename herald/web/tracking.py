@@ -124,8 +124,11 @@ def unsubscribe(token: str) -> Response:
 def init_app(app: Flask) -> None:
     """Register tracking links, and the email events webhook when no webhooks package does."""
     from herald.channels.feedback import hard_bounce_limit
+    from herald.channels.ratelimit import provider_rate
 
-    hard_bounce_limit(app.extensions["herald.settings"])  # malformed → stop at start
+    settings = app.extensions["herald.settings"]
+    hard_bounce_limit(settings)  # a malformed value stops the process at start
+    provider_rate(settings, "email")
     app.register_blueprint(blueprint)
     from herald.web import email_events
 

@@ -204,3 +204,15 @@ def test_the_machine_rule_on_its_own():
     assert not is_machine_event(
         "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148", sent, now, window
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("hard_bounce_limit", "0"), ("email_rate", "fast"), ("email_rate", "-1")]
+)
+def test_a_malformed_email_setting_stops_the_app_at_start(tmp_path, name, value):
+    from herald.core.settings import ConfigError
+    from herald.web.app import create_app
+
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'h.db'}", **{name: value})
+    with pytest.raises(ConfigError, match=f"HERALD_{name.upper()}"):
+        create_app(settings)
