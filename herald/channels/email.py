@@ -130,6 +130,8 @@ class EmailChannel:
         address = (recipient.email or "").strip()
         if not address or any(ch.isspace() for ch in address) or "@" not in address:
             raise ValueError(f"not a deliverable address: {address!r}")
+        if not address.isascii():
+            raise ValueError(f"{address!r}: non-ASCII addresses need SMTPUTF8, not supported")
         context = recipient.context
         contact = context.get("contact") or {}
         name = " ".join(filter(None, [contact.get("first_name"), contact.get("last_name")]))
