@@ -79,9 +79,12 @@ def apply(session: Session, kind: str, data: Mapping[str, Any], region: str = "C
 def on_shop_event(session: Session, event: Event) -> Event:
     """Called once per applied shop webhook with its stored event, inside the same transaction.
     Triggers (cart reminders, welcome series, cancel_on) hook in here. Returns the event."""
-    from herald.campaigns import triggers
+    from herald.campaigns import coupons, triggers
 
     session.flush()  # the event needs its id before a trigger refers to it
+    if event.type == "order.placed" and (event.data or {}).get("coupon_code"):
+        data = event.data or {}
+        coupons.redeem(session, str(data["coupon_code"]), data.get("order_id"), event.occurred_at)
     triggers.on_event(session, event)
     return event
 

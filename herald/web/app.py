@@ -42,7 +42,6 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         return jsonify(status="ok")
 
     from herald.web.api import blueprint as api_blueprint
-
     from herald.web.api import limits as api_limits
 
     api_limits.init_app(app)  # before the blueprint is registered, so its routes are limited
