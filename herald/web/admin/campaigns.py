@@ -256,6 +256,7 @@ class CampaignView(HeraldModelView):
             runs=runs,
             progress=campaign_progress(session, campaign),
             editable=campaign.status in EDITABLE and can_write(),
+            sms=_sms_preview(session, campaign),
         )
 
     @expose("/<int:campaign_id>/progress.json")
@@ -336,3 +337,41 @@ class CampaignView(HeraldModelView):
             page=page,
             pages=max(1, -(-int(total or 0) // LEDGER_PAGE)),
         )
+
+
+def _sms_preview(session: Any, campaign: Campaign) -> dict[str, Any] | None:
+    """What an SMS costs: GSM-7 or UCS-2 and the segments, for the template and for it rendered
+    with the first member of the audience (names and links change the length)."""
+    if campaign.channel != "sms" or not campaign.variants:
+        return None
+    from herald.campaigns import render
+    from herald.campaigns.dispatch import audience, contact_context
+    from herald.channels.sms import segments
+
+    body = str(campaign.variants[0].content.get("body", ""))
+    encoding, count = segments(body)
+    preview: dict[str, Any] = {"body": body, "encoding": encoding, "segments": count}
+    first_id = session.scalar(audience(session, campaign).order_by(Contact.id).limit(1))
+    member = session.get(Contact, first_id) if first_id else None
+    if member is not None:
+        try:
+            text = render.render(
+                render.compile_template("body", body),
+                {
+                    "contact": contact_context(member),
+                    "campaign": {"name": campaign.name},
+                    "coupon": {},
+                    "unsubscribe_url": "",
+                    "event": {},
+                },
+            )
+        except Exception as exc:
+            text = f"(cannot render for {member.email or member.id}: {exc})"
+        sample_encoding, sample_count = segments(text)
+        preview.update(
+            sample=text,
+            sample_for=member.email or member.external_id or f"#{member.id}",
+            sample_encoding=sample_encoding,
+            sample_segments=sample_count,
+        )
+    return preview
