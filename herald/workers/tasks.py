@@ -67,7 +67,16 @@ def import_contacts(job_id: int) -> dict[str, object]:
     return {"job_id": job_id, "status": job.status if job else "skipped"}
 
 
-@celery.task(name="herald.weekly_report", ignore_result=True)
+@celery.task(
+    name="herald.weekly_report",
+    ignore_result=True,
+    # an SMTP server down or refusing (smtplib errors are OSErrors): the claim was released,
+    # so a retry minutes later sends it
+    autoretry_for=(OSError,),
+    retry_backoff=60,
+    retry_backoff_max=900,
+    max_retries=5,
+)
 def weekly_report(week: str | None = None) -> dict[str, str]:
     """Build and email the weekly report for ``week`` (default: the week before this one); a
     week already sent is not sent again."""

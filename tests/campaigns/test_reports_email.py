@@ -267,3 +267,4 @@ def test_the_task_sends_the_named_week(
         context.reset()
     assert len(recorder.messages) == 1
     assert tasks.weekly_report.name == "herald.weekly_report"
+    assert tasks.weekly_report.autoretry_for == (OSError,)  # smtplib errors are OSErrors
