@@ -22,7 +22,7 @@ from inscriptis.model.config import ParserConfig
 from herald.campaigns import render as templates
 from herald.campaigns.tracking import click_url, open_url
 
-_HREF = re.compile(r"""(<(?:a|area)\b[^>]*?\bhref\s*=\s*)(["'])(.*?)\2""", re.I | re.S)
+_HREF = re.compile(r"""(<(?:a|area)\b[^>]*?(?<![\w-])href\s*=\s*)(["'])(.*?)\2""", re.I | re.S)
 _JINJA = re.compile(r"{{.*?}}|{%.*?%}|{#.*?#}", re.S)
 _MARK = re.compile(r"hrldlnk(\d+)x|hrldpxlx")
 _UNTRACKED = ("#", "mailto:", "tel:", "sms:", "javascript:", "data:", "cid:")

@@ -239,3 +239,12 @@ def test_threads_share_the_pool_without_opening_more_than_its_size(tmp_path, smt
     assert outcomes == ["sent"] * 60
     assert len(recorder.by_recipient()) == 60 and set(recorder.by_recipient().values()) == {1}
     assert channel.pool.opened <= 2
+
+
+def test_only_the_href_attribute_is_rewritten(tmp_path):
+    html = '<a data-href="https://shop.example/keep" href="https://shop.example/go">Go</a>'
+    channel = EmailChannel(settings_for(tmp_path))
+    body = parse(channel.render(channel.prepare(run_info(html=html)), recipient()).data)
+    content = body.get_body(("html",)).get_content()
+    assert 'data-href="https://shop.example/keep"' in content
+    assert 'href="http://herald.test/t/c/' in content
