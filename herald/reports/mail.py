@@ -163,9 +163,10 @@ def _claim(db: Database, week: str, recipients: list[str]) -> str | None:
     """Claim ``week`` for sending: None when claimed, else why not. A claim never marked sent
     and older than CLAIM_STALE_AFTER was left by a worker that died mid-send: taken over."""
     now = clock.now()
+    names = ",".join(recipients)[:2000]  # the column's size; the list is only a note
     try:
         with db.session() as session:
-            session.add(ReportSent(week=week, recipients=",".join(recipients), claimed_at=now))
+            session.add(ReportSent(week=week, recipients=names, claimed_at=now))
         return None
     except IntegrityError:
         pass
@@ -177,7 +178,7 @@ def _claim(db: Database, week: str, recipients: list[str]) -> str | None:
                 ReportSent.sent_at.is_(None),
                 ReportSent.claimed_at < now - CLAIM_STALE_AFTER,
             )
-            .values(claimed_at=now, recipients=",".join(recipients))
+            .values(claimed_at=now, recipients=names)
         ).rowcount
         if taken == 1:
             return None
