@@ -186,3 +186,20 @@ def test_the_cli_shows_a_summary_and_exits_zero_with_rejects(
     assert failed.exit_code != 0 and "empty" in failed.output
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(ImportJob)) == 0
+
+
+def test_the_celery_task_runs_a_queued_job(db: Database, tmp_path: Path, settings: Any) -> None:
+    from herald.workers import context, tasks
+
+    with db.session() as session:
+        job_id = importing.create_job(session, "members.csv", _messy(tmp_path)).id
+    context.reset(settings)
+    try:
+        assert tasks.import_contacts.run(job_id) == {"job_id": job_id, "status": "done"}
+        assert tasks.import_contacts.run(job_id)["status"] == "skipped"
+    finally:
+        context.reset()
+    with db.session() as session:
+        job = session.get(ImportJob, job_id)
+        assert job is not None and (job.created, job.rejected) == (2, 6)
+        assert job.rejects_path and Path(job.rejects_path).exists()
