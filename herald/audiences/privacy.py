@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from herald.audiences.contacts import to_dict
-from herald.audiences.models import Consent, Contact, ContactList, Event, ListMember, Suppression
+from herald.audiences.models import (
+    Consent,
+    Contact,
+    ContactList,
+    Event,
+    ListMember,
+    Suppression,
+    WebhookInbox,
+)
 from herald.core import clock
 
 PERSONAL = (
@@ -26,14 +34,22 @@ PERSONAL_EVENT_KEYS = ("url", "email", "phone", "address", "ip", "user_agent", "
 
 def erase(session: Session, contact: Contact) -> None:
     """Blank every personal field, drop consents and list memberships, strip personal keys from
-    the member's events and mark the row erased. Tier, points, order counts and the events
-    themselves stay, so past campaign and revenue figures do not change. Does not commit."""
+    the member's events, blank the raw webhook bodies behind them and mark the row erased.
+    Tier, points, order counts and the events themselves stay, so past campaign and revenue
+    figures do not change. Does not commit."""
     for name in PERSONAL:
         setattr(contact, name, None)
     contact.attributes = {}
     contact.erased_at = clock.now()
     session.execute(delete(Consent).where(Consent.contact_id == contact.id))
     session.execute(delete(ListMember).where(ListMember.contact_id == contact.id))
+    # the raw webhook bodies that produced this member's events carry their personal data too
+    session.execute(
+        update(WebhookInbox)
+        .where(WebhookInbox.event_id.in_(select(Event.id).where(Event.contact_id == contact.id)))
+        .values(payload={"erased": True})
+        .execution_options(synchronize_session=False)
+    )
     for event in session.scalars(select(Event).where(Event.contact_id == contact.id)):
         data = dict(event.data or {})
         if any(key in data for key in PERSONAL_EVENT_KEYS):

@@ -193,3 +193,18 @@ def test_a_webhook_cannot_regrant_consent_to_a_suppressed_address(
         "s2",
     )
     assert not _one(db).consent_for("email")
+
+
+def test_erasure_blanks_the_stored_webhook_bodies(client: FlaskClient, db: Database) -> None:
+    from herald.audiences import privacy
+
+    _send(client, _customer(), "e1")
+    _send(client, _order(), "e2")
+    with db.session() as session:
+        contact = session.scalar(select(Contact).where(Contact.external_id == "cust-1"))
+        assert contact is not None
+        privacy.erase(session, contact)
+    with db.session() as session:
+        payloads = list(session.scalars(select(WebhookInbox.payload)))
+        assert payloads == [{"erased": True}, {"erased": True}]
+        assert session.scalar(select(func.count()).select_from(Event)) == 2
