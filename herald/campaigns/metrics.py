@@ -109,9 +109,17 @@ def _event_counts(session: Session, run_ids: list[int]) -> dict[int | None, dict
             func.count(distinct(case((Event.type == "complained", Event.delivery_id)))).label(
                 "complaints"
             ),
-            func.count(distinct(case((Event.type == "bounced", Event.delivery_id)))).label(
-                "bounced"
-            ),
+            # a refusal at send time is already a failed row, not a sent one that bounced
+            func.count(
+                distinct(
+                    case(
+                        (
+                            (Event.type == "bounced") & (Delivery.status == st.SENT),
+                            Event.delivery_id,
+                        )
+                    )
+                )
+            ).label("bounced"),
         )
         .join(Delivery, Delivery.id == Event.delivery_id)
         .where(Delivery.run_id.in_(run_ids))

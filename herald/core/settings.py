@@ -221,7 +221,7 @@ class Settings:
         if shop_secret is not None and not shop_secret.startswith("whsec_"):
             raise ConfigError("HERALD_SHOP_WEBHOOK_SECRET: must start with whsec_")
 
-        return cls(
+        settings = cls(
             instance_path=instance,
             database_url=database_url,
             broker_url=broker_url,
@@ -278,6 +278,29 @@ class Settings:
             ),
             extra={k: v for k, v in env.items() if k.startswith("HERALD_")},
         )
+        _check_channel_settings(settings)
+        return settings
+
+
+def _check_channel_settings(settings: Settings) -> None:
+    """Settings the channels read: checked here so a bad value stops the process at start, not
+    a worker at its first send."""
+    from herald.channels.feedback import hard_bounce_limit
+    from herald.channels.ratelimit import provider_rate
+
+    for provider in ("email", "sms", "social", "shop"):
+        provider_rate(settings, provider)
+    hard_bounce_limit(settings)
+    cafile = (settings.extra.get("HERALD_SMTP_CA_FILE") or "").strip()
+    if cafile and not Path(cafile).is_file():
+        raise ConfigError(f"HERALD_SMTP_CA_FILE: {cafile!r} is not a readable file")
+    if settings.dkim_enabled:
+        assert settings.dkim_key_file is not None
+        key = settings.dkim_key_file.read_bytes()
+        if b"PRIVATE KEY" not in key:
+            raise ConfigError(
+                f"HERALD_DKIM_KEY_FILE: {str(settings.dkim_key_file)!r} holds no PEM private key"
+            )
 
 
 def _rate_limit(name: str, raw: str) -> str:

@@ -122,13 +122,8 @@ def unsubscribe(token: str) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Register tracking links, and the email events webhook when no webhooks package does."""
-    from herald.channels.feedback import hard_bounce_limit
-    from herald.channels.ratelimit import provider_rate
-
-    settings = app.extensions["herald.settings"]
-    hard_bounce_limit(settings)  # a malformed value stops the process at start
-    provider_rate(settings, "email")
+    """Register tracking links, and the email events webhook when no webhooks package does.
+    (The email settings are checked by ``Settings.from_env``, at every process's start.)"""
     app.register_blueprint(blueprint)
     from herald.web import email_events
 

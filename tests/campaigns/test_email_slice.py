@@ -90,3 +90,20 @@ def test_a_second_drain_sends_nothing_more(client, auth, db, tmp_path, database_
     for batch_id in batch_ids:
         assert not dispatch.send_batch(db, settings, batch_id).claimed
     assert len(recorder.messages) == 5
+
+
+def test_an_address_refused_at_send_time_is_failed_not_bounced(
+    client, auth, db, tmp_path, database_url, smtp_server
+):
+    recorder, port = smtp_server
+    recorder.refuse["member1@example.com"] = "550 5.1.1 no such mailbox"
+    settings = make_settings(tmp_path, database_url, smtp_port=str(port))
+    _contacts(client, auth, 3)
+    campaign_id = client.post("/api/v1/campaigns", json=email_campaign(), headers=auth).json["id"]
+    client.post(f"/api/v1/campaigns/{campaign_id}/send-now", headers=auth)
+    drain(db, settings)
+    total = client.get(f"/api/v1/campaigns/{campaign_id}/stats", headers=auth).json["total"]
+    assert (total["sent"], total["failed"], total["bounced"], total["delivered"]) == (2, 1, 0, 2)
+    with db.session() as session:
+        reason = session.scalar(select(Delivery.reason).where(Delivery.status == "failed"))
+    assert "550" in reason and "no such mailbox" in reason

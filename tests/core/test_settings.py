@@ -70,6 +70,10 @@ def test_a_plain_postgresql_url_picks_the_installed_driver(tmp_path):
         ("SMS_API_URL", "ftp://sms"),
         ("BATCH_SIZE", "0"),
         ("API_RATE_LIMIT", "lots"),
+        ("EMAIL_RATE", "fast"),
+        ("SMS_RATE", "-1"),
+        ("HARD_BOUNCE_LIMIT", "0"),
+        ("SMTP_CA_FILE", "/nope/ca.pem"),
     ],
 )
 def test_a_malformed_value_names_its_variable(tmp_path, name, value):
@@ -83,6 +87,15 @@ def test_dkim_needs_a_readable_key_file(tmp_path):
     with pytest.raises(ConfigError, match="HERALD_DKIM_KEY_FILE"):
         Settings.from_env(
             env(tmp_path, DKIM_DOMAIN="shop.com", DKIM_SELECTOR="s1", DKIM_KEY_FILE="/nope.pem")
+        )
+
+
+def test_a_dkim_key_file_must_hold_a_private_key(tmp_path):
+    key = tmp_path / "dkim.pem"
+    key.write_text("not a key")
+    with pytest.raises(ConfigError, match=r"^HERALD_DKIM_KEY_FILE: .* holds no PEM private key"):
+        Settings.from_env(
+            env(tmp_path, DKIM_DOMAIN="shop.com", DKIM_SELECTOR="s1", DKIM_KEY_FILE=str(key))
         )
 
 

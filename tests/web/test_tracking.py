@@ -209,10 +209,9 @@ def test_the_machine_rule_on_its_own():
 @pytest.mark.parametrize(
     ("name", "value"), [("hard_bounce_limit", "0"), ("email_rate", "fast"), ("email_rate", "-1")]
 )
-def test_a_malformed_email_setting_stops_the_app_at_start(tmp_path, name, value):
+def test_a_malformed_email_setting_stops_every_process_at_start(tmp_path, name, value):
     from herald.core.settings import ConfigError
-    from herald.web.app import create_app
 
-    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'h.db'}", **{name: value})
-    with pytest.raises(ConfigError, match=f"HERALD_{name.upper()}"):
-        create_app(settings)
+    # Settings.from_env is the first thing web, worker and scheduler do
+    with pytest.raises(ConfigError, match=f"^HERALD_{name.upper()}: "):
+        make_settings(tmp_path, f"sqlite:///{tmp_path / 'h.db'}", **{name: value})
