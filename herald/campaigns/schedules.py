@@ -37,10 +37,53 @@ def parse_at(raw: Any, field: str = "at") -> datetime:
 def _cron(raw: Any, zone: ZoneInfo) -> CronTrigger:
     if not isinstance(raw, str) or len(raw.split()) != 5:
         raise _problem("cron", "must be a five-field cron expression such as '0 10 8 * *'")
+    minute, hour, day, month, weekday = raw.split()
     try:
-        return CronTrigger.from_crontab(raw, timezone=zone)
+        return CronTrigger(
+            minute=minute,
+            hour=hour,
+            day=day,
+            month=month,
+            day_of_week=standard_weekdays(weekday),
+            timezone=zone,
+        )
     except ValueError as exc:
         raise _problem("cron", f"{raw!r}: {exc}") from None
+
+
+WEEKDAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def standard_weekdays(field: str) -> str:
+    """The day-of-week field in standard cron meaning (0 and 7 are Sunday), as weekday names.
+    APScheduler 3 counts numbers from Monday, so ``3`` would otherwise fire on Thursday."""
+    if field == "*" or not any(ch.isdigit() for ch in field):
+        return field
+    days: set[int] = set()
+    for part in field.split(","):
+        span, _, step_text = part.partition("/")
+        step = int(step_text) if step_text else 1
+        if span == "*":
+            low, high = 0, 6
+        elif "-" in span:
+            low, high = (_weekday(x) for x in span.split("-", 1))
+        else:
+            low = high = _weekday(span)
+            if step_text:
+                high = 6
+        if step < 1 or low > high:
+            raise ValueError(f"day of week {part!r} is not a range from low to high")
+        days.update(day % 7 for day in range(low, high + 1, step))
+    return ",".join(WEEKDAY_NAMES[day] for day in sorted(days))
+
+
+def _weekday(text: str) -> int:
+    text = text.strip().lower()
+    if text in WEEKDAY_NAMES:
+        return WEEKDAY_NAMES.index(text)
+    if not text.isdigit() or int(text) > 7:
+        raise ValueError(f"day of week {text!r} is not 0-7 or a name such as wed")
+    return int(text)
 
 
 def _zone(raw: Any, default: ZoneInfo) -> ZoneInfo:
