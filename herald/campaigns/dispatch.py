@@ -82,8 +82,9 @@ def start_due_runs(session: Session, settings: Settings, now: datetime | None = 
     return batch_ids
 
 
-def audience(session: Session, campaign: Campaign) -> Any:
-    """The SELECT of member ids a run of ``campaign`` goes to."""
+def audience(session: Session, campaign: Campaign, zone: ZoneInfo | None = None) -> Any:
+    """The SELECT of member ids a run of ``campaign`` goes to; ``zone`` is the service zone,
+    for members without one of their own (birthday rules)."""
     rules = None
     if campaign.segment_id is not None:
         segment = session.get(Segment, campaign.segment_id)
@@ -93,7 +94,7 @@ def audience(session: Session, campaign: Campaign) -> Any:
     # a channel may narrow every audience (member days: only the tiers the benefits name)
     eligible = getattr(channel_class(campaign.channel), "eligible", None)
     condition = eligible([v.content for v in campaign.variants]) if eligible else None
-    query = segments.members(rules)
+    query = segments.members(rules, zone=zone)
     return query if condition is None else query.where(condition)
 
 
@@ -110,7 +111,7 @@ def plan_run(
     if getattr(channel_class(campaign.channel), "per_run", False):
         return posts.plan_post(session, run, now)  # one post per run, no ledger rows
     variants = [v.id for v in campaign.variants]
-    members = audience(session, campaign).subquery()
+    members = audience(session, campaign, settings.timezone).subquery()
     if campaign.ab_test:
         from herald.abtest.assign import plan_test
 
@@ -214,7 +215,6 @@ def tick(db: Database, settings: Settings, now: datetime | None = None) -> list[
     with db.session() as session:
         ids += batches_to_enqueue(session, now, requeue_after=settings.requeue_after)
     return list(dict.fromkeys(ids))
-
 
 
 def batches_to_enqueue(

@@ -351,7 +351,9 @@ def _sms_preview(session: Any, campaign: Campaign) -> dict[str, Any] | None:
     body = str(campaign.variants[0].content.get("body", ""))
     encoding, count = segments(body)
     preview: dict[str, Any] = {"body": body, "encoding": encoding, "segments": count}
-    first_id = session.scalar(audience(session, campaign).order_by(Contact.id).limit(1))
+    first_id = session.scalar(
+        audience(session, campaign, deps.settings().timezone).order_by(Contact.id).limit(1)
+    )
     member = session.get(Contact, first_id) if first_id else None
     if member is not None:
         try:
