@@ -72,6 +72,7 @@ def init_app(app: Flask) -> Admin:
     from herald.web.admin.audiences import ContactView, SegmentView
     from herald.web.admin.campaigns import CampaignView
     from herald.web.admin.dashboard import DashboardView
+    from herald.web.admin.imports import ImportView
     from herald.web.admin.outbox import OutboxView
 
     _csrf(app)
@@ -96,6 +97,7 @@ def init_app(app: Flask) -> Admin:
     admin.add_view(
         CampaignView(Campaign, session, name="Campaigns", endpoint="campaigns", url="campaigns")
     )
+    admin.add_view(ImportView(name="Imports", endpoint="imports", url="imports"))
     admin.add_view(OutboxView(name="Outbox", endpoint="outbox", url="outbox"))
     admin.add_view(
         UserView(User, session, name="Users", endpoint="users", url="users", category="Settings")
