@@ -74,6 +74,7 @@ def init_app(app: Flask) -> Admin:
     from herald.web.admin.dashboard import DashboardView
     from herald.web.admin.imports import ImportView
     from herald.web.admin.outbox import OutboxView
+    from herald.web.admin.reports import ReportView
 
     _csrf(app)
     limiter = _limiter(app)
@@ -98,6 +99,7 @@ def init_app(app: Flask) -> Admin:
         CampaignView(Campaign, session, name="Campaigns", endpoint="campaigns", url="campaigns")
     )
     admin.add_view(ImportView(name="Imports", endpoint="imports", url="imports"))
+    admin.add_view(ReportView(name="Reports", endpoint="reports", url="reports"))
     admin.add_view(OutboxView(name="Outbox", endpoint="outbox", url="outbox"))
     admin.add_view(
         UserView(User, session, name="Users", endpoint="users", url="users", category="Settings")
