@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import and_, case, exists, func, insert, literal, or_, select, update
+from sqlalchemy import and_, bindparam, case, exists, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from herald.audiences import segments
@@ -214,6 +215,8 @@ def tick(db: Database, settings: Settings, now: datetime | None = None) -> list[
         ids += decide_due_tests(session, settings, now)
     with db.session() as session:
         ids += batches_to_enqueue(session, now, requeue_after=settings.requeue_after)
+    with db.session() as session:
+        close_finished_runs(session, settings, now)
     return list(dict.fromkeys(ids))
 
 
@@ -352,6 +355,16 @@ def _recover_in_flight(session: Session, batch: Batch, channel: Channel) -> int:
         Delivery.batch_seq == batch.seq,
         Delivery.status == st.SENDING,
     )
+    exhausted = session.execute(
+        update(Delivery)
+        .where(in_flight, Delivery.attempts >= MAX_ATTEMPTS)
+        .values(
+            status=st.FAILED,
+            uncertain=True,
+            reason=f"gave up after {MAX_ATTEMPTS} attempts: the worker stopped mid-send each time",
+            updated_at=clock.now(),
+        )
+    ).rowcount
     resend = getattr(channel, "resend_uncertain", False)
     values: dict[str, Any] = {"uncertain": True, "updated_at": clock.now()}
     if resend:
@@ -361,7 +374,7 @@ def _recover_in_flight(session: Session, batch: Batch, channel: Channel) -> int:
             status=st.UNCERTAIN,
             reason="worker stopped mid-send; outcome unknown, not resent (resend from the admin)",
         )
-    return session.execute(update(Delivery).where(in_flight).values(**values)).rowcount
+    return exhausted + session.execute(update(Delivery).where(in_flight).values(**values)).rowcount
 
 
 def backoff(
@@ -404,6 +417,8 @@ class _BatchSender:
         self.report = report
         self.prepared: dict[int, Any] = {}
         self.variants = {v.id: v for v in campaign.variants}
+        self.renewed_at = time.monotonic()  # the claim took the lease just now
+        self.claim_stamp: datetime | None = None
         self.rules = Rules(
             address_field=channel.address,
             frequency_cap=settings.frequency_cap if channel.marketing else None,
@@ -429,7 +444,11 @@ class _BatchSender:
                 to_send = self._apply_policy(session, rows)
                 claimed = self._claim(session, [d.id for d, _ in to_send])
             to_send = [(d, c) for d, c in to_send if d.id in claimed]
-            outcomes = [(d, self._hand_off(d, c)) for d, c in to_send]
+            outcomes = []
+            for delivery, contact in to_send:
+                if not self._keep_lease(db):
+                    break  # another worker holds the batch now: hand nothing more off
+                outcomes.append((delivery, self._hand_off(delivery, contact)))
             with db.session() as session:
                 self._record(session, outcomes)
                 if not self._renew_lease(session):
@@ -529,6 +548,7 @@ class _BatchSender:
         if not ids:
             return set()
         now = clock.now()
+        self.claim_stamp = now
         return set(
             session.scalars(
                 update(Delivery)
@@ -548,7 +568,13 @@ class _BatchSender:
             # a template that compiled at save time can still fail on one member's data
             log.warning("render failed for delivery %s: %s", delivery.id, exc)
             return Outcome.permanent(f"template error: {exc}")
-        return self.channel.send(message)
+        try:
+            return self.channel.send(message)
+        except Exception as exc:
+            # a channel bug or an outage it did not classify: retried within the ceiling, and
+            # the chunk's other outcomes are still recorded
+            log.exception("channel %s raised for delivery %s", self.channel.kind, delivery.id)
+            return Outcome.transient(f"unexpected error: {exc!r}"[:400])
 
     def _prepared(self, variant_id: int | None) -> Any:
         key = variant_id or 0
@@ -622,12 +648,20 @@ class _BatchSender:
             self.report.outcomes.append((delivery.id, row["status"]))
             updates.append(row)
         if updates:
-            session.execute(update(Delivery), updates)
+            _write_held(session, updates, self.claim_stamp)
         if events:
             # e.g. a hard bounce reported synchronously by SMTP: event + suppression, same commit
             from herald.channels.feedback import record_outcome_events
 
             record_outcome_events(session, self.settings, self.campaign_id, events)
+
+    def _keep_lease(self, db: Database) -> bool:
+        """Renew the lease once a third of it has passed, so a slow provider does not let it
+        expire under a live worker; False once another worker holds the batch."""
+        if time.monotonic() - self.renewed_at < self.settings.batch_lease.total_seconds() / 3:
+            return True
+        with db.session() as session:
+            return self._renew_lease(session)
 
     def _renew_lease(self, session: Session) -> bool:
         renewed = session.execute(
@@ -637,6 +671,7 @@ class _BatchSender:
             )
             .values(lease_until=clock.now() + self.settings.batch_lease)
         ).rowcount
+        self.renewed_at = time.monotonic()
         return renewed == 1
 
     def _cancel_rest(self, session: Session) -> None:
@@ -676,9 +711,47 @@ class _BatchSender:
             finish_run_if_done(session, self.run_id, self.settings, now)
 
 
+def _write_held(session: Session, rows: list[dict[str, Any]], stamp: datetime | None) -> None:
+    """Close ledger rows, but only those still ``sending`` under this worker's claim: a worker
+    that lost its lease must not overwrite what the new holder recovered or sent."""
+    table = Delivery.__table__
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    for keys, group in groups.items():
+        values = {k: bindparam(f"v_{k}", type_=table.c[k].type) for k in keys if k != "id"}
+        statement = (
+            table.update()
+            .where(
+                table.c.id == bindparam("v_id"),
+                table.c.status == st.SENDING,
+                table.c.claimed_at == bindparam("v_stamp", type_=table.c.claimed_at.type),
+            )
+            .values(**values)
+        )
+        session.execute(
+            statement, [{**{f"v_{k}": v for k, v in r.items()}, "v_stamp": stamp} for r in group]
+        )
+
+
+def close_finished_runs(session: Session, settings: Settings, now: datetime) -> int:
+    """A safety net for the tick: close runs still ``sending`` whose batches are all done (two
+    workers finishing the last batches at once can each see the other's as unfinished)."""
+    unfinished = exists(select(Batch.id).where(Batch.run_id == Run.id, Batch.status != "done"))
+    candidates = session.scalars(
+        select(Run.id)
+        .join(Campaign, Campaign.id == Run.campaign_id)
+        .where(Run.status == "sending", ~unfinished, Run.batches_total > 0)
+        .limit(100)
+    ).all()
+    return sum(finish_run_if_done(session, run_id, settings, now) for run_id in candidates)
+
+
 def finish_run_if_done(session: Session, run_id: int, settings: Settings, now: datetime) -> bool:
     """Close the run when its last batch is done, and move the campaign on: ``sent``, or back to
     ``scheduled`` for its next occurrence."""
+    # lock the run first: two workers closing the last two batches then see each other's work
+    session.execute(select(Run.id).where(Run.id == run_id).with_for_update())
     unfinished = exists(select(Batch.id).where(Batch.run_id == run_id, Batch.status != "done"))
     run = session.get(Run, run_id)
     assert run is not None
