@@ -136,9 +136,14 @@ def _decide(session: Session, settings: Settings, run_id: int, now: datetime) ->
         )
     )
     campaign.ab_test = {**(campaign.ab_test or {}), "decision": decision}
-    if campaign.status == "testing":
-        campaign.status = "sending"
     session.flush()
+    # compare-and-set: a pause or cancel that landed while the decision was computed stands
+    session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign.id, Campaign.status == "testing")
+        .values(status="sending")
+    )
+    session.refresh(campaign)
     log.info(
         "A/B run %s of campaign %s: %s wins (%s)",
         run.id,
@@ -150,4 +155,4 @@ def _decide(session: Session, settings: Settings, run_id: int, now: datetime) ->
         from herald.campaigns.dispatch import finish_run_if_done
 
         finish_run_if_done(session, run.id, settings, now)
-    return released if campaign.status != "paused" else []
+    return released if campaign.status == "sending" else []

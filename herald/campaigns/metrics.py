@@ -140,16 +140,15 @@ class ConversionOrder:
 
 def conversion_orders(session: Session, run_ids: list[int]) -> list[ConversionOrder]:
     """Every order that converts for these runs: placed by a recipient within five days after
-    their first human click on the campaign. Each order counts once."""
+    one of their human clicks on the campaign (or with a coupon from it). Each order counts
+    once, credited to the variant of the earliest click that qualifies."""
     click = (
-        select(
-            Event.contact_id, Delivery.variant_id, func.min(Event.occurred_at).label("first_click")
-        )
+        select(Event.contact_id, Delivery.variant_id, Event.occurred_at.label("first_click"))
         .join(Delivery, Delivery.id == Event.delivery_id)
         .where(
             Delivery.run_id.in_(run_ids), Event.type == "email.clicked", Event.machine.is_(False)
         )
-        .group_by(Event.contact_id, Delivery.variant_id)
+        .distinct()
         .subquery()
     )
     order = Event.__table__.alias("orders")
@@ -164,7 +163,7 @@ def conversion_orders(session: Session, run_ids: list[int]) -> list[ConversionOr
         )
         .join(order, order.c.contact_id == click.c.contact_id)
         .where(order.c.type == "order.placed", order.c.occurred_at >= click.c.first_click)
-        .order_by(order.c.id)
+        .order_by(order.c.id, click.c.first_click)
     ).all()
     out: list[ConversionOrder] = []
     seen: set[int] = set()

@@ -226,17 +226,18 @@ def get_campaign(session: Session, campaign_id: int) -> Campaign:
 def _transition(
     session: Session, campaign: Campaign, action: str, new_status: str, **values: Any
 ) -> None:
-    """Move the campaign only if nobody moved it meanwhile (compare-and-set on status)."""
+    """Move the campaign if its status, read in the same statement, allows ``action`` (so a tick
+    that moved it meanwhile cannot make the request a silent no-op)."""
     status.check_action(action, campaign.status)
     changed = session.execute(
         update(Campaign)
-        .where(Campaign.id == campaign.id, Campaign.status == campaign.status)
+        .where(Campaign.id == campaign.id, Campaign.status.in_(status.ACTIONS[action]))
         .values(status=new_status, updated_at=clock.now(), **values)
     ).rowcount
-    if changed != 1:
-        session.refresh(campaign)
-        status.check_action(action, campaign.status)
     session.refresh(campaign)
+    if changed != 1:
+        status.check_action(action, campaign.status)
+        raise Conflict(f"the campaign changed meanwhile; it is {campaign.status}")
 
 
 def arm(session: Session, campaign: Campaign, default_zone: ZoneInfo) -> Campaign:
@@ -279,7 +280,19 @@ def resume(session: Session, campaign: Campaign) -> Campaign:
     """Continue a paused campaign: its unfinished run goes on, or its schedule is re-armed."""
     run = _active_run(session, campaign)
     if run is None:
-        _transition(session, campaign, "resume", "scheduled")
+        finished = session.scalar(
+            select(Run.id).where(Run.campaign_id == campaign.id, Run.status == "sent").limit(1)
+        )
+        schedule = campaign.schedule or {}
+        if finished is not None and schedule.get("type") == "recurring":
+            # its run ended while it was paused: on to the next occurrence
+            zone = ZoneInfo(schedule.get("timezone") or "UTC")
+            due = schedules.next_due(schedule, clock.now(), zone)
+            _transition(session, campaign, "resume", "scheduled", next_run_at=due)
+        elif finished is not None and campaign.next_run_at is None:
+            _transition(session, campaign, "resume", "sent")  # nothing left to send
+        else:
+            _transition(session, campaign, "resume", "scheduled")
         return campaign
     _transition(session, campaign, "resume", "testing" if run.status == "testing" else "sending")
     # batches are re-enqueued by the next tick (enqueue after commit)
@@ -292,8 +305,28 @@ def resume(session: Session, campaign: Campaign) -> Campaign:
 
 
 def cancel(session: Session, campaign: Campaign) -> Campaign:
-    """Cancel: no further message goes out; what was sent stays recorded."""
+    """Cancel: no further message goes out; what was sent stays recorded. Rows waiting for a
+    later moment (local time, retries, an A/B decision) are cancelled now, and their batches
+    woken so the run closes."""
+    from herald.campaigns.models import Delivery
+
     _transition(session, campaign, "cancel", "cancelled", next_run_at=None)
+    active = select(Run.id).where(
+        Run.campaign_id == campaign.id, Run.status.in_(("sending", "testing"))
+    )
+    session.execute(
+        update(Delivery)
+        .where(Delivery.run_id.in_(active), Delivery.status.in_((status.PENDING, status.HELD)))
+        .values(status=status.CANCELLED, reason="campaign cancelled", updated_at=clock.now())
+    )
+    session.execute(
+        update(Batch)
+        .where(Batch.run_id.in_(active), Batch.status.in_(("queued", "held")))
+        .values(status="queued", lease_until=None, enqueued_at=None)
+    )
+    session.execute(
+        update(Run).where(Run.id.in_(active), Run.status == "testing").values(status="sending")
+    )
     return campaign
 
 

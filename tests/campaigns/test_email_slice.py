@@ -107,3 +107,44 @@ def test_an_address_refused_at_send_time_is_failed_not_bounced(
     with db.session() as session:
         reason = session.scalar(select(Delivery.reason).where(Delivery.status == "failed"))
     assert "550" in reason and "no such mailbox" in reason
+
+
+def test_an_order_within_five_days_of_any_click_converts(
+    client, auth, db, tmp_path, database_url, smtp_server
+):
+    from datetime import timedelta
+
+    from herald.audiences.models import Event
+    from herald.core import clock
+
+    _, port = smtp_server
+    settings = make_settings(tmp_path, database_url, smtp_port=str(port))
+    _contacts(client, auth, 2)
+    campaign_id = client.post("/api/v1/campaigns", json=email_campaign(), headers=auth).json["id"]
+    client.post(f"/api/v1/campaigns/{campaign_id}/send-now", headers=auth)
+    drain(db, settings)
+    now = clock.now()
+    with db.session() as session:
+        first, second = session.execute(
+            select(Delivery.id, Delivery.contact_id, Delivery.run_id).order_by(Delivery.id)
+        ).all()
+
+        def event(kind, row, days, **data):  # type: ignore[no-untyped-def]
+            session.add(
+                Event(
+                    type=kind,
+                    contact_id=row.contact_id,
+                    delivery_id=row.id if kind != "order.placed" else None,
+                    run_id=row.run_id if kind != "order.placed" else None,
+                    occurred_at=now + timedelta(days=days),
+                    data=data,
+                )
+            )
+
+        event("email.clicked", first, 0, url="https://shop.example.com")
+        event("email.clicked", first, 10, url="https://shop.example.com")
+        event("order.placed", first, 11, total=120.5, order_id="a")  # 1 day after the 2nd click
+        event("email.clicked", second, 0, url="https://shop.example.com")
+        event("order.placed", second, 6, total=99, order_id="b")  # 6 days: too late
+    total = client.get(f"/api/v1/campaigns/{campaign_id}/stats", headers=auth).json["total"]
+    assert (total["conversions"], total["revenue"]) == (1, 120.5)
