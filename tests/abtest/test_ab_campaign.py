@@ -116,3 +116,68 @@ def test_the_fallback_goes_out_when_nothing_is_significant(
     assert stats["winner"] == "B" and stats["decision"]["reason"] == "fallback"
     assert _subjects(recorder) == {"Plain": 20, "Bold": 80}
     assert stats["total"]["recipients"] == 100 and stats["total"]["sent"] == 100
+
+
+def test_a_pause_during_the_test_holds_the_remainder_and_resume_sends_it(
+    client, auth, db, tmp_path, database_url, smtp_server
+):
+    recorder, port = smtp_server
+    settings = make_settings(tmp_path, database_url, smtp_port=str(port))
+    seed_members(db, 50)
+    created = client.post("/api/v1/campaigns", json=_ab_campaign(), headers=auth).json
+    base = f"/api/v1/campaigns/{created['id']}"
+    client.post(f"{base}/send-now", headers=auth)
+    drain(db, settings)
+    assert len(recorder.messages) == 20
+    assert client.post(f"{base}/pause", headers=auth).json["status"] == "paused"
+    clock.shift(timedelta(hours=1))
+    drain(db, settings)  # the decision is taken, but nothing more goes out while paused
+    assert len(recorder.messages) == 20
+    assert client.get(base, headers=auth).json["status"] == "paused"
+    assert client.get(f"{base}/stats", headers=auth).json["winner"] == "A"
+    assert client.post(f"{base}/resume", headers=auth).json["status"] == "sending"
+    drain(db, settings)
+    assert len(recorder.messages) == 50
+    assert client.get(base, headers=auth).json["status"] == "sent"
+
+
+def test_a_whole_audience_test_paused_until_it_ends_resumes_as_sent(
+    client, auth, db, tmp_path, database_url, smtp_server
+):
+    recorder, port = smtp_server
+    settings = make_settings(tmp_path, database_url, smtp_port=str(port))
+    seed_members(db, 10)
+    created = client.post(
+        "/api/v1/campaigns", json=_ab_campaign(test_fraction=1.0), headers=auth
+    ).json
+    base = f"/api/v1/campaigns/{created['id']}"
+    client.post(f"{base}/send-now", headers=auth)
+    drain(db, settings)
+    client.post(f"{base}/pause", headers=auth)
+    clock.shift(timedelta(hours=1))
+    drain(db, settings)
+    assert client.post(f"{base}/resume", headers=auth).json["status"] == "sent"
+    assert len(recorder.messages) == 10
+
+
+def test_cancel_during_the_test_cancels_the_held_remainder(
+    client, auth, db, tmp_path, database_url, smtp_server
+):
+    recorder, port = smtp_server
+    settings = make_settings(tmp_path, database_url, smtp_port=str(port))
+    seed_members(db, 50)
+    created = client.post("/api/v1/campaigns", json=_ab_campaign(), headers=auth).json
+    base = f"/api/v1/campaigns/{created['id']}"
+    client.post(f"{base}/send-now", headers=auth)
+    drain(db, settings)
+    assert client.post(f"{base}/cancel", headers=auth).json["status"] == "cancelled"
+    drain(db, settings)
+    clock.shift(timedelta(hours=1))
+    drain(db, settings)
+    assert len(recorder.messages) == 20
+    with db.session() as session:
+        statuses = Counter(session.scalars(select(Delivery.status)))
+        from herald.campaigns.models import Run
+
+        assert session.scalars(select(Run.status)).one() == "cancelled"
+    assert statuses == {"sent": 20, "cancelled": 30}
