@@ -215,13 +215,42 @@ def fire(session: Session, trigger: Trigger, event: Event) -> Delivery | None:
             session.add(delivery)
             session.flush()
     except IntegrityError:
-        return None  # this member has this trigger's message for that day already
+        # this member has this trigger's row for that day already: a cancelled one is revived
+        # for the new event (an order cancelled the morning's reminder, a new cart came later)
+        return _revive(session, run, contact_id, due, delivery.data or {})
     delivery.batch_seq = delivery.id
     session.add(Batch(run_id=run.id, seq=delivery.id, status="queued", lease_until=due))
-    run.recipients = (run.recipients or 0) + 1
-    run.batches_total = (run.batches_total or 0) + 1
+    # increments in SQL: concurrent firings must not lose each other's counts
+    session.execute(
+        update(Run)
+        .where(Run.id == run.id)
+        .values(recipients=Run.recipients + 1, batches_total=Run.batches_total + 1)
+    )
     session.flush()
     return delivery
+
+
+def _revive(
+    session: Session, run: Run, contact_id: int, due: datetime, data: dict[str, Any]
+) -> Delivery | None:
+    revived = session.execute(
+        update(Delivery)
+        .where(
+            Delivery.run_id == run.id,
+            Delivery.contact_id == contact_id,
+            Delivery.status == st.CANCELLED,
+        )
+        .values(status=st.PENDING, not_before=due, data=data, reason=None, attempts=0)
+        .returning(Delivery.id)
+    ).scalar()
+    if revived is None:
+        return None
+    session.execute(
+        update(Batch)
+        .where(Batch.run_id == run.id, Batch.seq == revived)
+        .values(status="queued", lease_until=due, enqueued_at=None)
+    )
+    return session.get(Delivery, revived)
 
 
 def _day_run(session: Session, campaign_id: int, due: datetime) -> Run:

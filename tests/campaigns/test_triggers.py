@@ -220,3 +220,25 @@ def test_bad_triggers_are_a_422_naming_the_field(client, auth, change, field):
     answer = client.post("/api/v1/triggers", json=_reminder(**change), headers=auth)
     assert answer.status_code == 422, answer.json
     assert field in answer.json["error"]["fields"], answer.json
+
+
+def test_a_new_cart_after_a_cancelled_reminder_gets_its_own_reminder(
+    client, auth, db, settings, smtp_server
+):
+    recorder, _ = smtp_server
+    _member(client, "hu")
+    client.post("/api/v1/triggers", json=_reminder(max_per_contact_days=None), headers=auth)
+    _cart(client, "hu")
+    order = {
+        "id": "o-2",
+        "customer_external_id": "hu",
+        "total": "88.00",
+        "currency": "CNY",
+        "placed_at": clock.now().isoformat(),
+        "items": [],
+    }
+    _webhook(client, {"type": "order.placed", "data": {"order": order}}, "order-2")
+    _cart(client, "hu", 2)  # a new cart later the same day
+    clock.shift(timedelta(hours=2))
+    drain(db, settings)
+    assert len(recorder.messages) == 1
