@@ -73,7 +73,18 @@ def start_due_runs(session: Session, settings: Settings, now: datetime | None = 
         campaign = session.get(Campaign, campaign_id)
         assert campaign is not None
         session.refresh(campaign)
-        run = plan_run(session, settings, campaign, due_at, now)
+        try:
+            with session.begin_nested():
+                run = plan_run(session, settings, campaign, due_at, now)
+        except Exception:
+            # one campaign that cannot be planned must not stop every other campaign's tick
+            log.exception("campaign %s could not be started; it is marked failed", campaign_id)
+            session.execute(
+                update(Campaign)
+                .where(Campaign.id == campaign_id)
+                .values(status="failed", updated_at=now)
+            )
+            continue
         ready = or_(Batch.lease_until.is_(None), Batch.lease_until <= now)
         batch_ids.extend(
             session.scalars(

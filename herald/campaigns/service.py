@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -245,9 +246,20 @@ def arm(session: Session, campaign: Campaign, default_zone: ZoneInfo) -> Campaig
     _refuse_trigger(campaign)
     if campaign.status == "paused" and _active_run(session, campaign) is not None:
         return resume(session, campaign)
-    due = schedules.next_due(campaign.schedule, clock.now(), default_zone)
+    now = clock.now()
+    due = schedules.next_due(campaign.schedule, now, default_zone)
     if due is None:
         raise ValidationError("the schedule never falls due again", {"schedule": "in the past"})
+    kind = campaign.schedule.get("type")
+    # a local_time send is still on while the latest zone has not reached its moment
+    last = (
+        due + schedules.EARLIEST_OFFSET + schedules.LATEST_OFFSET if kind == "local_time" else due
+    )
+    if kind in ("once", "local_time") and last < now - timedelta(minutes=1):
+        field = "schedule.at" if kind == "once" else "schedule.date"
+        raise ValidationError(
+            f"{field} is in the past; change it or use send-now", {field: "in the past"}
+        )
     _transition(session, campaign, "schedule", "scheduled", next_run_at=due)
     return campaign
 

@@ -229,3 +229,30 @@ def test_a_draft_can_be_changed_and_a_sent_one_cannot(client, auth):
     assert client.patch(base, json={"channel": "sms"}, headers=auth).status_code == 422
     client.post(f"{base}/cancel", headers=auth)
     assert client.patch(base, json={"name": "x"}, headers=auth).status_code == 409
+
+
+def test_arming_a_once_schedule_in_the_past_is_refused(client, auth):
+    body = email_campaign(schedule={"type": "once", "at": "2020-01-01T10:00:00+08:00"})
+    created = client.post("/api/v1/campaigns", json=body, headers=auth).json
+    answer = client.post(f"/api/v1/campaigns/{created['id']}/schedule", headers=auth)
+    assert answer.status_code == 422 and "schedule.at" in answer.json["error"]["fields"]
+
+
+def test_a_campaign_that_cannot_be_planned_fails_alone(client, auth, db, settings, monkeypatch):
+    from herald.campaigns import dispatch
+
+    good = client.post("/api/v1/campaigns", json=email_campaign(name="good"), headers=auth).json
+    bad = client.post("/api/v1/campaigns", json=email_campaign(name="bad"), headers=auth).json
+    for campaign in (bad, good):
+        client.post(f"/api/v1/campaigns/{campaign['id']}/send-now", headers=auth)
+    real = dispatch.plan_run
+
+    def plan(session, settings, campaign, due_at, now):  # type: ignore[no-untyped-def]
+        if campaign.name == "bad":
+            raise RuntimeError("corrupt segment")
+        return real(session, settings, campaign, due_at, now)
+
+    monkeypatch.setattr(dispatch, "plan_run", plan)
+    dispatch.tick(db, settings)
+    assert client.get(f"/api/v1/campaigns/{bad['id']}", headers=auth).json["status"] == "failed"
+    assert client.get(f"/api/v1/campaigns/{good['id']}", headers=auth).json["status"] == "sent"
