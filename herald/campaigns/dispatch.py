@@ -428,6 +428,7 @@ class _BatchSender:
         self.report = report
         self.prepared: dict[int, Any] = {}
         self.variants = {v.id: v for v in campaign.variants}
+        self.quiet_consent: str | None = getattr(channel, "quiet_consent", None)
         self.renewed_at = time.monotonic()  # the claim took the lease just now
         self.claim_stamp: datetime | None = None
         self.rules = Rules(
@@ -534,6 +535,8 @@ class _BatchSender:
                 suppressed=address in suppressed,
                 sent_in_window=recent.get(contact.id, 0),
                 transactional=self.transactional,
+                quiet_hours_apply=self.quiet_consent is None
+                or contact.consent_for(self.quiet_consent),
                 local_zone=_zone(contact.timezone, self.settings.timezone),
             )
             decision = decide(facts, self.rules, now)

@@ -21,6 +21,7 @@ class Facts:
     sent_in_window: int
     transactional: bool = False
     local_zone: ZoneInfo | None = None
+    quiet_hours_apply: bool = True  # False: this member gets nothing the quiet hours cover
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def decide(facts: Facts, rules: Rules, now: datetime) -> Decision:
     ):
         cap = rules.frequency_cap
         return Decision("skip", f"frequency cap ({cap.messages} per {_human(cap.window)})")
-    if rules.quiet_hours is not None and not facts.transactional:
+    if rules.quiet_hours is not None and facts.quiet_hours_apply and not facts.transactional:
         until = quiet_until(now, rules.quiet_hours, facts.local_zone or ZoneInfo("UTC"))
         if until is not None:
             return Decision("defer", "quiet hours", until)

@@ -71,8 +71,13 @@ class MemberDayChannel:
     # duplicate; a notice may go twice only if a worker died between posting and recording
     resend_uncertain: ClassVar[bool] = True
 
+    # a member who may get an SMS notice gets the whole member-day message after the SMS quiet
+    # hours (defer, don't skip); members without SMS consent are not held back
+    quiet_consent: ClassVar[str | None] = "sms"
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.quiet_hours = getattr(settings, "sms_quiet_hours", None)
         self._http: requests.Session | None = None
         self._db: Database | None = None
 

@@ -354,3 +354,48 @@ def test_every_occurrence_of_a_recurring_member_day_issues_fresh_codes(db, tmp_p
     assert len(issued) == 2 and issued[0].code != issued[1].code
     assert [c.run_id for c in issued] == [r.id for r in runs]
     assert len(shop.seen) == 2
+
+
+def test_in_sms_quiet_hours_a_member_with_sms_consent_waits_and_others_do_not(
+    db, tmp_path, database_url, smtp_server
+):
+    _, smtp_port = smtp_server
+    texter = add_member(
+        db,
+        external_id="q1",
+        email="q1@example.com",
+        phone="+8613800138001",
+        tier="gold",
+        timezone="Asia/Shanghai",
+        consent={"email": True, "sms": True},
+    )
+    reader = add_member(
+        db, external_id="q2", email="q2@example.com", tier="gold", consent={"email": True}
+    )
+    # 23:00 in Shanghai: inside 21:00-09:00
+    night = clock.now().astimezone(ZoneInfo("Asia/Shanghai")).replace(hour=23, minute=0)
+    clock.shift(night - clock.now())
+    with fake_provider(shop_ok) as shop, fake_provider(Answer(201, {"sid": "SM9"})) as twilio:
+        settings = make_settings(
+            tmp_path,
+            database_url,
+            shop_api_url=shop.url,
+            shop_api_secret=SECRET,
+            sms_api_url=twilio.url,
+            sms_account_sid=SID,
+            sms_auth_token="tok",
+            sms_from="+15005550006",
+            sms_quiet_hours="21:00-09:00",
+            smtp_port=str(smtp_port),
+        )
+        start_member_day(db, **NOTICES)
+        drain(db, settings)
+        rows = deliveries(db)
+        assert rows[reader].status == "sent"
+        assert (rows[texter].status, rows[texter].reason) == ("pending", "quiet hours")
+        assert len(twilio.seen) == 0 and len(shop.seen) == 1
+        clock.shift(timedelta(hours=10))  # 09:00 the next morning in Shanghai
+        drain(db, settings)
+        rows = deliveries(db)
+        assert rows[texter].status == "sent" and "sms notice sent" in rows[texter].reason
+        assert len(twilio.seen) == 1 and len(shop.seen) == 2
