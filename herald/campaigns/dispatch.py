@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, case, exists, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
@@ -29,7 +29,7 @@ from herald.audiences.models import Contact, Segment, Suppression
 from herald.campaigns import posts, schedules
 from herald.campaigns import status as st
 from herald.campaigns.models import Batch, Campaign, Delivery, Run
-from herald.campaigns.policy import Facts, Rules, decide
+from herald.campaigns.policy import Facts, Rules, decide, member_zone
 from herald.campaigns.tracking import unsubscribe_url
 from herald.channels.base import Channel, Outcome, Recipient, RunInfo
 from herald.core import clock
@@ -537,7 +537,7 @@ class _BatchSender:
                 transactional=self.transactional,
                 quiet_hours_apply=self.quiet_consent is None
                 or contact.consent_for(self.quiet_consent),
-                local_zone=_zone(contact.timezone, self.settings.timezone),
+                local_zone=member_zone(contact.timezone, self.settings.timezone),
             )
             decision = decide(facts, self.rules, now)
             if decision.action == "skip":
@@ -813,12 +813,3 @@ def contact_context(contact: Contact) -> dict[str, Any]:
         "orders_count": contact.orders_count,
         "total_spent": float(contact.total_spent or 0),
     }
-
-
-def _zone(name: str | None, default: ZoneInfo) -> ZoneInfo:
-    if not name:
-        return default
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return default

@@ -7,12 +7,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, literal, select
 from sqlalchemy.orm import Session
 
 from herald.audiences.models import Contact
+from herald.campaigns.policy import member_zone
 from herald.core.db import UTCDateTime
 
 
@@ -25,15 +26,6 @@ def due_instant(schedule: Mapping[str, Any], zone: ZoneInfo) -> datetime:
     return wall.replace(tzinfo=zone).astimezone(UTC)
 
 
-def _zone(name: str | None, default: ZoneInfo) -> ZoneInfo:
-    if not name:
-        return default
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return default
-
-
 def members_with_due(
     session: Session, members: Any, schedule: Mapping[str, Any], default: ZoneInfo
 ) -> Any:
@@ -44,7 +36,7 @@ def members_with_due(
     whens = [
         (
             Contact.timezone == name,
-            literal(due_instant(schedule, _zone(name, default)), UTCDateTime()),
+            literal(due_instant(schedule, member_zone(name, default)), UTCDateTime()),
         )
         for name in zones
         if name

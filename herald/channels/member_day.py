@@ -20,15 +20,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any, ClassVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import requests
 from sqlalchemy import select
 from standardwebhooks import Webhook
 
 from herald.audiences.models import TIERS, Contact, Suppression
 from herald.campaigns import coupons
-from herald.campaigns.policy import quiet_until
+from herald.campaigns.policy import member_zone, quiet_until
 from herald.channels import http
 from herald.channels.base import Outcome, Recipient, RunInfo
 from herald.channels.ratelimit import Limiter, limiter_for
@@ -59,7 +57,7 @@ class MemberBenefit:
     recipient: Recipient
 
 
-class MemberDayChannel:
+class MemberDayChannel(http.HttpClient):
     """Tier benefits posted to the shop API, plus notices on the member's channels."""
 
     kind: ClassVar[str] = "member_day"
@@ -78,7 +76,6 @@ class MemberDayChannel:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.quiet_hours = getattr(settings, "sms_quiet_hours", None)
-        self._http: requests.Session | None = None
         self._db: Database | None = None
 
     # ------------------------------------------------------------------ save time
@@ -186,9 +183,7 @@ class MemberDayChannel:
         return limiter_for(self.settings, "shop")
 
     def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-        self._http = None
+        super().close()
         if self._db is not None:
             self._db.dispose()
         self._db = None
@@ -228,9 +223,7 @@ class MemberDayChannel:
             "webhook-timestamp": str(int(now.timestamp())),
             "webhook-signature": signer.sign(message_id, now, body),
         }
-        if self._http is None:
-            self._http = http.session()
-        session = self._http
+        session = self._session()
         return http.call(
             "the shop API",
             lambda: session.post(
@@ -267,7 +260,7 @@ class MemberDayChannel:
                     )
                 )
             }
-            zone = _zone(contact.timezone, self.settings.timezone)
+            zone = member_zone(contact.timezone, self.settings.timezone)
         context = {**recipient.context, "coupon": dict(coupon)}
         notice_recipient = Recipient(
             contact_id=recipient.contact_id,
@@ -326,10 +319,3 @@ def _benefit_problem(tier: Any, benefit: Any) -> str | None:
         if not 1 < multiplier <= 100:
             return "multiplier must be a number greater than 1 (at most 100)"
     return None
-
-
-def _zone(name: str | None, default: ZoneInfo) -> ZoneInfo:
-    try:
-        return ZoneInfo(name) if name else default
-    except (ZoneInfoNotFoundError, ValueError):
-        return default
