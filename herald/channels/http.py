@@ -22,6 +22,23 @@ READ_TIMEOUT = 10.0
 RETRY_AFTER_CAP = 300.0
 
 
+class HttpClient:
+    """Mixin for channels that call an HTTP provider: one ``requests`` session per channel
+    instance, opened on first use (after a worker forks) and closed with the channel."""
+
+    _http: requests.Session | None = None
+
+    def _session(self) -> requests.Session:
+        if self._http is None:
+            self._http = session()
+        return self._http
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+        self._http = None
+
+
 def session(user_agent: str = "Herald/1.0") -> requests.Session:
     """A session reused across hand-offs (keep-alive); requests never retries by itself here."""
     http = requests.Session()

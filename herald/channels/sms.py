@@ -79,7 +79,7 @@ class OutgoingSms:
     problem: str | None = None
 
 
-class SmsChannel:
+class SmsChannel(http.HttpClient):
     """SMS via a Twilio-compatible REST API."""
 
     kind: ClassVar[str] = "sms"
@@ -93,7 +93,6 @@ class SmsChannel:
         self.settings = settings
         # the send policy defers (never skips) messages that fall in these local hours
         self.quiet_hours = getattr(settings, "sms_quiet_hours", None)
-        self._http: requests.Session | None = None
 
     def check_variant(self, content: Mapping[str, Any]) -> dict[str, str]:
         problems = templates.check_templates(content, TEMPLATE_FIELDS)
@@ -159,16 +158,6 @@ class SmsChannel:
     def limiter(self) -> Limiter:
         """The SMS provider's rate limit (``HERALD_SMS_RATE`` messages per second)."""
         return limiter_for(self.settings, "sms")
-
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-        self._http = None
-
-    def _session(self) -> requests.Session:
-        if self._http is None:
-            self._http = http.session()
-        return self._http
 
 
 def _accepted(response: requests.Response) -> Outcome:

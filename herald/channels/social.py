@@ -53,7 +53,7 @@ class OutgoingPost:
     problem: str | None = None
 
 
-class SocialChannel:
+class SocialChannel(http.HttpClient):
     """One status per run on a Mastodon-compatible server."""
 
     kind: ClassVar[str] = "social"
@@ -66,7 +66,6 @@ class SocialChannel:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._http: requests.Session | None = None
 
     def check_variant(self, content: Mapping[str, Any]) -> dict[str, str]:
         problems = templates.check_templates(content, TEMPLATE_FIELDS)
@@ -167,16 +166,6 @@ class SocialChannel:
     def limiter(self) -> Limiter:
         """The social server's rate limit (``HERALD_SOCIAL_RATE`` posts per second)."""
         return limiter_for(self.settings, "social")
-
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-        self._http = None
-
-    def _session(self) -> requests.Session:
-        if self._http is None:
-            self._http = http.session()
-        return self._http
 
 
 def _published(response: requests.Response) -> PostOutcome:
