@@ -89,11 +89,25 @@ class ContactView(HeraldModelView):
         return super().get_count_query().filter(Contact.erased_at.is_(None))
 
     def on_model_change(self, form: Any, model: Contact, is_created: bool) -> None:
-        if model.email:
-            model.email = model.email.strip().lower()
-        for name in ("external_id", "email", "phone"):
-            if getattr(model, name) == "":
-                setattr(model, name, None)
+        """The same checks as the API and imports: a normalised, valid email, E.164 phone, an
+        IANA zone; a problem is shown on the form and nothing is saved."""
+        from datetime import date
+
+        from wtforms.validators import ValidationError as FormError
+
+        from herald.audiences import contacts
+        from herald.core.errors import ValidationError as Invalid
+
+        values = {}
+        for name in self.form_columns:
+            value = getattr(model, name)
+            values[name] = value.isoformat() if isinstance(value, date) else value
+        try:
+            cleaned = contacts.clean(values, deps.settings().default_phone_region, partial=True)
+        except Invalid as exc:
+            raise FormError(exc.message) from None
+        for name, value in cleaned.items():
+            setattr(model, name, value)
 
 
 def parse_rules(text: str | None) -> dict[str, Any]:
