@@ -189,11 +189,18 @@ def take_screenshots(out: Path = SCREENSHOTS) -> list[Path]:
             page.screenshot(path=str(out / "dashboard.png"))
             written.append(out / "dashboard.png")
             page.goto(f"{base}/admin/segments/edit/?id=1")
+            page.click("#segment-json-toggle")  # type the rules, then show them in the builder
             page.fill(
                 "#rules_json",
                 '{"all": [\n  {"field": "consent.email", "op": "eq", "value": true},\n'
-                '  {"field": "tier", "op": "in", "value": ["gold", "platinum"]}\n]}',
+                '  {"field": "tier", "op": "in", "value": ["gold", "platinum"]},\n'
+                '  {"any": [{"field": "points", "op": "gte", "value": 500},\n'
+                '           {"event": "order.placed", "within_days": 90, "min_count": 2}]},\n'
+                '  {"not": {"field": "email", "op": "ends_with", "value": "@example.org"}}\n]}',
             )
+            page.click("#segment-json-toggle")
+            page.mouse.move(0, 0)
+            page.evaluate("document.activeElement.blur()")
             page.wait_for_function(
                 "document.querySelectorAll('#segment-sample tr').length > 0", timeout=10_000
             )

@@ -116,6 +116,7 @@ def test_the_segment_preview_updates_while_typing(app, db, shop):
         log_in(page, base, "marketer@example.com", PASSWORD)
         page.goto(f"{base}/admin/segments/edit/?id={shop}")
         page.wait_for_function("document.getElementById('segment-count').textContent === '24'")
+        page.click("#segment-json-toggle")  # the raw JSON sits behind the rule builder's toggle
         page.fill("#rules_json", '{"field": "email", "op": "eq", "value": "buyer3@example.com"}')
         page.wait_for_function("document.getElementById('segment-count').textContent === '1'")
         assert "buyer3@example.com" in page.inner_text("#segment-sample")
