@@ -149,4 +149,3 @@ def test_rows_that_used_every_attempt_are_not_recovered_again(db, tmp_path, data
     assert report.recovered == 2 and report.sent == 0
     with db.session() as session:
         assert set(session.scalars(select(Delivery.status))) == {"failed"}
-
