@@ -87,6 +87,13 @@ def test_a_killed_worker_loses_nothing_and_duplicates_are_bounded(pg_url, tmp_pa
             return open_rows == 0
 
         wait_for(all_terminal, 180, interval=1.0, what="every delivery to reach a final state")
+
+        def campaign_sent() -> bool:
+            with db.session() as session:
+                return session.get(Campaign, campaign_id).status == "sent"
+
+        # the batch and run close in the transaction after the last rows are recorded
+        wait_for(campaign_sent, 30, interval=0.5, what="the campaign to be sent")
     finally:
         stop(first)
         if second is not None:

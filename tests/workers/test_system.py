@@ -69,6 +69,13 @@ def test_a_once_campaign_goes_out_within_five_seconds_of_its_time(pg_url, tmp_pa
         wait_for(lambda: len(recorder.messages) >= 1, 40, 0.05, "the first message")
         first_at = clock.now()
         wait_for(lambda: len(recorder.messages) >= 30, 30, what="all 30 messages")
+
+        def campaign_status() -> str:
+            with db.session() as session:
+                return session.get(Campaign, campaign_id).status
+
+        # the worker closes the run just after the last message is accepted
+        wait_for(lambda: campaign_status() == "sent", 30, what="the campaign to be sent")
     finally:
         stop(scheduler)
         stop(worker)
