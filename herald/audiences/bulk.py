@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import insert, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from herald.audiences import contacts
@@ -74,8 +74,9 @@ def upsert_many(
     try:
         with session.begin_nested():
             _fast(session, cleaned, source, result)
-    except IntegrityError:
-        # a row clashed with a concurrent writer: redo this chunk one item at a time
+    except (IntegrityError, DataError):
+        # a row clashed with a concurrent writer, or a value the database refused: redo this
+        # chunk one item at a time so that only the bad item is rejected
         retry = BulkResult(rejected=[r for r in result.rejected if r.index not in dict(cleaned)])
         _slow(session, cleaned, source, retry)
         result = retry
@@ -239,6 +240,11 @@ def _slow(
         except IntegrityError as exc:
             result.rejected.append(
                 Rejection(index, "", f"conflicts with a stored contact: {exc.orig}")
+            )
+            continue
+        except DataError as exc:
+            result.rejected.append(
+                Rejection(index, "", f"the database refused a value: {str(exc.orig)[:200]}")
             )
             continue
         if created:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Mapping
 from datetime import date
@@ -18,6 +19,8 @@ from herald.audiences.models import CHANNEL_CONSENTS, TIERS, Consent, Contact, S
 from herald.core import clock
 from herald.core.errors import ValidationError
 
+MAX_POINTS = 2**31 - 1  # the points column is a 32-bit integer
+NUL = "\x00"
 TEXT_FIELDS = {"external_id": 255, "first_name": 255, "last_name": 255, "locale": 35}
 FIELDS = {
     "external_id",
@@ -78,6 +81,43 @@ def normalise_phone(raw: Any, region: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def find_nul(value: Any, path: str) -> tuple[str, str] | None:
+    """``(place, message)`` of the first NUL character in ``value`` (texts, keys and values of
+    objects and lists, recursively), else None. Databases refuse NUL in text."""
+    if isinstance(value, str):
+        return (path, "must not contain NUL characters") if NUL in value else None
+    if isinstance(value, Mapping):
+        for key, inner in value.items():
+            if isinstance(key, str) and NUL in key:
+                return path, f"key {key!r} must not contain NUL characters"
+            found = find_nul(inner, f"{path}.{key}" if path else str(key))
+            if found:
+                return found
+    elif isinstance(value, list | tuple):
+        for index, inner in enumerate(value):
+            found = find_nul(inner, f"{path}[{index}]")
+            if found:
+                return found
+    return None
+
+
+def _bad_number(value: Any, path: str) -> tuple[str, str] | None:
+    """``(place, message)`` of the first non-finite number in an attribute value."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path, "must be a finite number"
+    if isinstance(value, Mapping):
+        for key, inner in value.items():
+            found = _bad_number(inner, f"{path}.{key}")
+            if found:
+                return found
+    elif isinstance(value, list | tuple):
+        for index, inner in enumerate(value):
+            found = _bad_number(inner, f"{path}[{index}]")
+            if found:
+                return found
+    return None
+
+
 def clean(payload: Any, region: str = "CN", partial: bool = False) -> dict[str, Any]:
     """Check a contact payload; returns cleaned values or raises :class:`ValidationError` naming
     every bad field."""
@@ -88,6 +128,14 @@ def clean(payload: Any, region: str = "CN", partial: bool = False) -> dict[str, 
     for key in payload:
         if key not in FIELDS:
             problems[str(key)] = "unknown field"
+    with_nul = set()
+    for key in FIELDS:
+        found = find_nul(payload.get(key), key) if key in payload else None
+        if found:
+            problems.setdefault(*found)
+            with_nul.add(key)
+    if with_nul:
+        payload = {k: v for k, v in payload.items() if k not in with_nul}
     for key, limit in TEXT_FIELDS.items():
         if key in payload:
             value = payload[key]
@@ -126,6 +174,8 @@ def clean(payload: Any, region: str = "CN", partial: bool = False) -> dict[str, 
             problems["points"] = "must be a whole number"
         elif points < 0:
             problems["points"] = "must not be negative"
+        elif points > MAX_POINTS:
+            problems["points"] = f"at most {MAX_POINTS:,}"
         else:
             out["points"] = points
     if "birthday" in payload:
@@ -140,6 +190,8 @@ def clean(payload: Any, region: str = "CN", partial: bool = False) -> dict[str, 
     if "attributes" in payload:
         if not isinstance(payload["attributes"], Mapping):
             problems["attributes"] = "must be an object"
+        elif found := _bad_number(payload["attributes"], "attributes"):
+            problems.setdefault(*found)
         else:
             out["attributes"] = dict(payload["attributes"])
     if "consent" in payload:

@@ -76,10 +76,17 @@ class CountingReader(io.RawIOBase):
 
 
 def check_encoding(encoding: str) -> str:
+    """The codec name for a text encoding; bytes-to-bytes codecs (hex, zlib, …) and str-to-str
+    ones (rot13) are refused, as are unknown names."""
     try:
-        name = codecs.lookup(encoding).name
-    except LookupError:
+        info = codecs.lookup(encoding)
+    except (LookupError, TypeError, ValueError):
         raise ImportFailed(f"unknown encoding {encoding!r} (try utf-8, gbk or gb18030)") from None
+    if not getattr(info, "_is_text_encoding", True):
+        raise ImportFailed(
+            f"{encoding!r} is not a text encoding (try utf-8, gbk or gb18030)"
+        ) from None
+    name = info.name
     return "utf-8-sig" if name in ("utf-8", "utf-8-sig") else name
 
 

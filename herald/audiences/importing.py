@@ -10,6 +10,7 @@ Interfaces: :func:`import_file` (the CLI), :func:`create_job` + the Celery task
 from __future__ import annotations
 
 import csv
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -26,6 +27,8 @@ from herald.core import clock
 from herald.core.db import Database
 
 __all__ = ["ImportFailed", "ImportReport", "create_job", "import_file", "run_job"]
+
+log = logging.getLogger(__name__)
 
 CHUNK = 1000
 STALE_AFTER = timedelta(minutes=10)  # a running job not updated for this long crashed
@@ -205,19 +208,23 @@ def run_job(db: Database, job_id: int, region: str = "CN") -> ImportJob | None:
         report = import_file(
             db, path, encoding=encoding, rejects_path=rejects, region=region, job_id=job_id
         )
-    except ImportFailed as exc:
         with db.session() as session:
             job = session.get(ImportJob, job_id)
             assert job is not None
-            job.status, job.error, job.finished_at = "failed", exc.message[:1000], clock.now()
+            _progress(session, job_id, report)
+            session.refresh(job)
+            job.status, job.total, job.finished_at = "done", report.processed, clock.now()
+            job.warning = report.warning
         return job
+    except ImportFailed as exc:
+        error = exc.message
+    except Exception as exc:  # never leave a job "running": say what went wrong
+        log.exception("import job %s failed", job_id)
+        error = f"the import stopped: {exc.__class__.__name__}: {exc}"
     with db.session() as session:
         job = session.get(ImportJob, job_id)
         assert job is not None
-        _progress(session, job_id, report)
-        session.refresh(job)
-        job.status, job.total, job.finished_at = "done", report.processed, clock.now()
-        job.warning = report.warning
+        job.status, job.error, job.finished_at = "failed", error[:1000], clock.now()
     return job
 
 

@@ -3,6 +3,7 @@ by the SQL compiler (:mod:`herald.audiences.segments`) and anything else that re
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -64,6 +65,9 @@ OPS_BY_KIND: dict[str, tuple[str, ...]] = {
 ATTRIBUTE_KEY = re.compile(r"^[\w\- ]{1,64}$")
 MAX_NODES = 500
 MAX_DAYS = 36600
+MAX_COUNT = 10**9
+MAX_ID = 2**31 - 1
+MAX_NUMBER = 10**15  # larger comparison values overflow the database's numbers
 
 
 def invalid(path: str, message: str) -> ValidationError:
@@ -94,8 +98,19 @@ def check_field(field: Any, path: str) -> str:
 def number(value: Any, path: str) -> int | float | Decimal:
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         raise invalid(path, f"must be a number, not {value!r}")
-    if isinstance(value, float) and value != value:  # NaN
-        raise invalid(path, "must be a number")
+    if isinstance(value, float) and not math.isfinite(value):  # NaN, Infinity
+        raise invalid(path, "must be a finite number")
+    if isinstance(value, Decimal) and not value.is_finite():
+        raise invalid(path, "must be a finite number")
+    if not -MAX_NUMBER <= value <= MAX_NUMBER:
+        raise invalid(path, f"must be between -{MAX_NUMBER:,} and {MAX_NUMBER:,}")
+    return value
+
+
+def ident(value: Any, path: str, what: str = "list") -> int:
+    """A database id (a whole number from 1 to 2**31-1)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
+        raise invalid(path, f"must be a {what} id")
     return value
 
 
@@ -128,18 +143,24 @@ def scalar(kind: str, value: Any, path: str, field: str = "") -> Any:
         return Decimal(str(n)) if field == "total_spent" else n
     if kind == "date":
         try:
-            return date.fromisoformat(str(value))
+            return date.fromisoformat(value if isinstance(value, str) else "?")
         except ValueError:
             raise invalid(path, f"must be a date such as 2026-05-17, not {value!r}") from None
     if kind == "datetime":
         try:
-            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        except ValueError:
+            moment = datetime.fromisoformat(
+                value.replace("Z", "+00:00") if isinstance(value, str) else "?"
+            )
+            moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+            moment.astimezone(UTC)  # a date-time at the edge of the calendar overflows here
+        except (ValueError, OverflowError):
             raise invalid(path, "must be a date-time such as 2026-05-17T10:00:00Z") from None
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return moment
     if kind == "attribute":
-        if isinstance(value, bool | str) or (isinstance(value, int | float) and value == value):
+        if isinstance(value, bool | str):
             return value
+        if isinstance(value, int | float):
+            return number(value, path)
         raise invalid(path, f"must be text, a number or true/false, not {value!r}")
     raise invalid(path, f"no values for {kind}")
 

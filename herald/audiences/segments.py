@@ -30,6 +30,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from herald.audiences import rules as R
 from herald.audiences import segment_parts as P
+from herald.audiences.contacts import find_nul
 from herald.audiences.models import TIERS, Consent, Contact, Event, ListMember
 from herald.audiences.sqlfuncs import (
     ByteOrder,
@@ -66,6 +67,9 @@ def condition(
         if rules is not None and not isinstance(rules, Mapping):
             raise R.invalid(path, "must be an object")
         return true()
+    found = find_nul(rules, path)
+    if found:
+        raise R.invalid(*found)
     return _node(rules, path, ctx)
 
 
@@ -142,9 +146,7 @@ def _node(node: Any, path: str, ctx: Context) -> Cond:
 
 
 def _list_id(value: Any, path: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise R.invalid(path, "must be a list id")
-    return value
+    return R.ident(value, path, "list")
 
 
 def _in_lists(ids: list[int], path: str, node: Mapping[str, Any], allowed: set[str]) -> Cond:
@@ -178,12 +180,17 @@ def _event(node: Mapping[str, Any], path: str, ctx: Context) -> Cond:
             Event.occurred_at <= ctx.now,
         ]
     if node.get("campaign_id") is not None:
-        where.append(Event.campaign_id == _list_id(node["campaign_id"], f"{path}.campaign_id"))
+        campaign_id = R.ident(node["campaign_id"], f"{path}.campaign_id", "campaign")
+        where.append(Event.campaign_id == campaign_id)
     if kind in R.HUMAN_ONLY_EVENTS:
         where.append(Event.machine.is_(False))
     min_count = node.get("min_count", 1)
-    if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
-        raise R.invalid(f"{path}.min_count", "must be a whole number of at least 1")
+    if (
+        isinstance(min_count, bool)
+        or not isinstance(min_count, int)
+        or not 1 <= min_count <= R.MAX_COUNT
+    ):
+        raise R.invalid(f"{path}.min_count", f"must be a whole number from 1 to {R.MAX_COUNT:,}")
     if min_count == 1:
         return exists(select(Event.id).where(*where))
     counted = select(func.count(Event.id)).where(*where).scalar_subquery()

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from herald.audiences import contacts
+from herald.audiences.contacts import MAX_POINTS
 from herald.audiences.models import TIERS, Contact, Event
 from herald.audiences.sqlfuncs import JsonText, sqlite_path
 from herald.core import clock
@@ -33,6 +34,17 @@ REQUIRED: dict[str, dict[str, tuple[str, ...]]] = {
     "tier.changed": {"": ("customer_external_id", "tier")},
 }
 TYPES = tuple(REQUIRED)
+# ids: a string or a whole number; ``part`` "" is ``data`` itself
+IDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "customer.created": (("customer", "external_id"),),
+    "customer.updated": (("customer", "external_id"),),
+    "order.placed": (("order", "id"), ("order", "customer_external_id")),
+    "cart.abandoned": (("cart", "id"), ("cart", "customer_external_id")),
+    "points.changed": (("", "customer_external_id"),),
+    "tier.changed": (("", "customer_external_id"),),
+}
+MAX_MONEY = Decimal(10) ** 12
+MIN_YEAR, MAX_YEAR = 1970, 2999
 
 
 def check(body: Any) -> tuple[str, dict[str, Any]]:
@@ -59,7 +71,39 @@ def check(body: Any) -> tuple[str, dict[str, Any]]:
                 missing[prefix + name] = "required"
     if missing:
         raise ValidationError("missing fields: " + ", ".join(missing), missing)
+    found = contacts.find_nul(data, "data")
+    if found:
+        raise ValidationError(f"{found[0]}: {found[1]}", {found[0]: found[1]})
+    for part, name in IDS[kind]:
+        inner = data.get(part) if part else data
+        where = f"data.{part}.{name}" if part else f"data.{name}"
+        _ident(inner[name], where)
+    if kind in ("order.placed", "cart.abandoned"):
+        part = "order" if kind == "order.placed" else "cart"
+        inner = data[part]
+        coupon = inner.get("coupon_code")
+        if coupon is not None and not isinstance(coupon, str):
+            where = f"data.{part}.coupon_code"
+            raise ValidationError(f"{where}: must be text", {where: "must be text"})
+        items = inner.get("items")
+        if items is not None and (
+            not isinstance(items, list) or not all(isinstance(i, Mapping) for i in items)
+        ):
+            where = f"data.{part}.items"
+            raise ValidationError(
+                f"{where}: must be a list of objects", {where: "must be a list of objects"}
+            )
     return kind, dict(data)
+
+
+def _ident(value: Any, where: str) -> str:
+    """An id sent by the shop: text (at most 255 characters) or a whole number."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValidationError(f"{where}: must be text or a whole number", {where: "not an id"})
+    text = str(value)
+    if len(text) > 255:
+        raise ValidationError(f"{where}: at most 255 characters", {where: "too long"})
+    return text
 
 
 def apply(session: Session, kind: str, data: Mapping[str, Any], region: str = "CN") -> Event:
@@ -103,7 +147,7 @@ def _member(session: Session, external_id: Any, region: str) -> Contact:
 def _customer(session: Session, kind: str, data: Mapping[str, Any], region: str) -> Event:
     customer = data["customer"]
     payload = {k: customer[k] for k in CUSTOMER_FIELDS if k in customer}
-    payload["external_id"] = str(payload["external_id"])
+    payload["external_id"] = _ident(payload["external_id"], "data.customer.external_id")
     try:
         contact, _ = contacts.upsert(session, payload, source="shop", region=region)
     except ValidationError as exc:
@@ -113,13 +157,20 @@ def _customer(session: Session, kind: str, data: Mapping[str, Any], region: str)
 
 
 def _money(value: Any, where: str) -> Decimal:
+    """An amount: a finite number from 0 up to (not including) 10**12."""
+    bad = ValidationError(
+        f"{where}: must be a number from 0 to less than 1,000,000,000,000",
+        {where: "must be a number from 0 to less than 10**12"},
+    )
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        raise bad
     try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise ValidationError(f"{where}: must be a number", {where: "must be a number"}) from None
-    if not amount.is_finite():
-        raise ValidationError(f"{where}: must be a number", {where: "must be a number"})
-    return amount
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise bad from None
+    if not amount.is_finite() or not 0 <= amount < MAX_MONEY:
+        raise bad
+    return amount.quantize(Decimal("0.01"))
 
 
 def _moment(value: Any, where: str) -> datetime:
@@ -127,11 +178,18 @@ def _moment(value: Any, where: str) -> datetime:
         return clock.now()
     try:
         moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        in_utc = moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise ValidationError(
             f"{where}: must be an ISO date-time", {where: "not a date-time"}
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if not MIN_YEAR <= in_utc.year <= MAX_YEAR:
+        raise ValidationError(
+            f"{where}: the year must be from {MIN_YEAR} to {MAX_YEAR}",
+            {where: f"the year must be from {MIN_YEAR} to {MAX_YEAR}"},
+        )
+    return moment
 
 
 def _order(session: Session, kind: str, data: Mapping[str, Any], region: str) -> Event:
@@ -139,7 +197,7 @@ def _order(session: Session, kind: str, data: Mapping[str, Any], region: str) ->
     total = _money(order["total"], "data.order.total")
     placed_at = _moment(order.get("placed_at"), "data.order.placed_at")
     contact = _member(session, order["customer_external_id"], region)
-    order_id = str(order["id"])
+    order_id = _ident(order["id"], "data.order.id")
     seen = session.scalar(
         select(Event).where(
             Event.contact_id == contact.id,
@@ -149,8 +207,14 @@ def _order(session: Session, kind: str, data: Mapping[str, Any], region: str) ->
     )
     if seen is not None:  # the same order under a new webhook-id: count it once
         return seen
+    spent = Decimal(contact.total_spent or 0) + total
+    if spent >= MAX_MONEY:
+        raise ValidationError(
+            "data.order.total: the customer's total spent would pass 1,000,000,000,000",
+            {"data.order.total": "too large"},
+        )
     contact.orders_count = (contact.orders_count or 0) + 1
-    contact.total_spent = Decimal(contact.total_spent or 0) + total
+    contact.total_spent = spent
     if contact.last_order_at is None or placed_at > contact.last_order_at:
         contact.last_order_at = placed_at
     details = {
@@ -167,7 +231,7 @@ def _cart(session: Session, kind: str, data: Mapping[str, Any], region: str) -> 
     cart = data["cart"]
     contact = _member(session, cart["customer_external_id"], region)
     details = {
-        "cart_id": str(cart["id"]),
+        "cart_id": _ident(cart["id"], "data.cart.id"),
         "total": float(_money(cart.get("total") or 0, "data.cart.total")),
         "url": cart.get("url"),
         "items": cart.get("items") or [],
@@ -177,8 +241,10 @@ def _cart(session: Session, kind: str, data: Mapping[str, Any], region: str) -> 
 
 def _points(session: Session, kind: str, data: Mapping[str, Any], region: str) -> Event:
     points = data["points"]
-    if isinstance(points, bool) or not isinstance(points, int) or points < 0:
-        raise ValidationError("data.points: a whole number ≥ 0", {"data.points": "invalid"})
+    if isinstance(points, bool) or not isinstance(points, int) or not 0 <= points <= MAX_POINTS:
+        raise ValidationError(
+            f"data.points: a whole number from 0 to {MAX_POINTS:,}", {"data.points": "invalid"}
+        )
     contact = _member(session, data["customer_external_id"], region)
     contact.points = points
     return _event(session, kind, contact, {"points": points, "previous": data.get("previous")})

@@ -208,3 +208,85 @@ def test_erasure_blanks_the_stored_webhook_bodies(client: FlaskClient, db: Datab
         payloads = list(session.scalars(select(WebhookInbox.payload)))
         assert payloads == [{"erased": True}, {"erased": True}]
         assert session.scalar(select(func.count()).select_from(Event)) == 2
+
+
+def _order_with(**fields: Any) -> dict[str, Any]:
+    body = _order()
+    body["data"]["order"].update(fields)
+    return body
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (_order_with(total="1e400"), "data.order.total"),
+        (_order_with(total=1e308), "data.order.total"),
+        (_order_with(total="-50"), "data.order.total"),
+        (_order_with(total=-50), "data.order.total"),
+        (_order_with(total="99999999999999999999999"), "data.order.total"),
+        (_order_with(total="Infinity"), "data.order.total"),
+        (_order_with(total="NaN"), "data.order.total"),
+        (_order_with(total=True), "data.order.total"),
+        (_order_with(total=[1]), "data.order.total"),
+        (_order_with(placed_at="0001-01-01T00:00:00+01:00"), "data.order.placed_at"),
+        (_order_with(placed_at="1969-12-31T23:59:59Z"), "data.order.placed_at"),
+        (_order_with(placed_at="3000-01-01T00:00:00Z"), "data.order.placed_at"),
+        (_order_with(placed_at="9999-12-31T23:59:59-10:00"), "data.order.placed_at"),
+        (_order_with(coupon_code=["GOLD15"]), "data.order.coupon_code"),
+        (_order_with(coupon_code={"a": 1}), "data.order.coupon_code"),
+        (_order_with(coupon_code=15), "data.order.coupon_code"),
+        (_order_with(items="notalist"), "data.order.items"),
+        (_order_with(items=[1, 2]), "data.order.items"),
+        (_order_with(id={"x": 1}), "data.order.id"),
+        (_order_with(id=True), "data.order.id"),
+        (_order_with(customer_external_id=["c"]), "data.order.customer_external_id"),
+        (_order_with(currency="CN\x00Y"), "data.order.currency"),
+        (_order_with(items=[{"sku": "A\x001"}]), "data.order.items[0].sku"),
+        (
+            {
+                "type": "cart.abandoned",
+                "data": {"cart": {"id": "c1", "customer_external_id": "cust-1", "total": "1e400"}},
+            },
+            "data.cart.total",
+        ),
+        (
+            {
+                "type": "cart.abandoned",
+                "data": {"cart": {"id": 1.5, "customer_external_id": "cust-1"}},
+            },
+            "data.cart.id",
+        ),
+        (_customer(external_id={"id": 1}), "data.customer.external_id"),
+        (_customer(points=2**31), "data.customer.points"),
+        (_customer(first_name="A\x00nn"), "data.customer.first_name"),
+        (
+            {"type": "points.changed", "data": {"customer_external_id": "cust-1", "points": 2**70}},
+            "data.points",
+        ),
+    ],
+)
+def test_bad_amounts_times_ids_and_nul_characters_are_422_naming_the_field(
+    client: FlaskClient, db: Database, body: dict[str, Any], field: str
+) -> None:
+    answer = _send(client, body)
+    assert answer.status_code == 422, answer.text
+    assert field in answer.json["error"]["fields"], answer.json
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Event)) == 0
+        assert session.scalar(select(func.count()).select_from(Contact)) == 0
+
+
+def test_a_refused_order_never_breaks_the_customers_later_orders(
+    client: FlaskClient, db: Database
+) -> None:
+    assert _send(client, _order_with(id="o-1", total="1e400"), "msg_1").status_code == 422
+    assert _send(client, _order_with(id="o-2", total="1e20"), "msg_2").status_code == 422
+    ok = _send(client, _order_with(id="o-3", total=999999999999.99, coupon_code=None), "msg_3")
+    assert ok.status_code == 200, ok.text
+    later = _send(client, _order_with(id="o-4", total="10", coupon_code=None), "msg_4")
+    assert later.status_code == 422  # the customer's total spent would pass 10**12
+    fine = _send(client, _order_with(id=5, total="0", coupon_code=None, items=None), "msg_5")
+    assert fine.status_code == 200, fine.text
+    member = _one(db)
+    assert member.orders_count == 2
+    assert float(member.total_spent) == 999999999999.99

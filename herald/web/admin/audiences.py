@@ -178,10 +178,17 @@ class SegmentView(HeraldModelView):
     edit_template = "admin/herald/segment_edit.html"
 
     def _members(self, context: Any, model: Segment, name: str) -> str:
+        """The live count; one segment that can't be counted shows why in its own row and
+        never breaks the list (a savepoint keeps the page's transaction usable)."""
+        session = deps.session()
         try:
-            return str(preview(deps.session(), model.rules or {})["count"])
+            with session.begin_nested():
+                return str(segments.count(session, model.rules or {}))
         except ValidationError as exc:
             return f"invalid: {exc.message}"
+        except Exception as exc:
+            detail = (str(exc).strip().splitlines() or [""])[0][:160]
+            return f"cannot be counted: {exc.__class__.__name__}: {detail}"
 
     column_formatters = {
         "members": _members,

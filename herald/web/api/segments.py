@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from herald.audiences import contacts, lists, segments, suppression
 from herald.audiences.models import Segment
@@ -65,7 +66,28 @@ def _name(body: Any) -> str:
     name = body.get("name") if isinstance(body, dict) else None
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         raise ValidationError("name: 1 to 200 characters", {"name": "1 to 200 characters"})
+    if "\x00" in name:
+        message = "must not contain NUL characters"
+        raise ValidationError(f"name: {message}", {"name": message})
     return name.strip()
+
+
+def _name_free(name: str, segment_id: int | None = None) -> None:
+    query = select(Segment.id).where(Segment.name == name)
+    if segment_id is not None:
+        query = query.where(Segment.id != segment_id)
+    if deps.session().scalar(query) is not None:
+        raise Conflict(f"a segment named {name!r} exists", {"name": "already used"})
+
+
+def _commit() -> None:
+    """Commit; a name taken by a concurrent request in between is a 409."""
+    session = deps.session()
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict("a segment with this name exists", {"name": "already used"}) from None
 
 
 def _preview(rules: Any) -> dict[str, Any]:
@@ -91,12 +113,13 @@ def create_segment() -> Any:
     name = _name(body)
     rules = segments.validate(body.get("rules"))
     session = deps.session()
-    if session.scalar(select(Segment.id).where(Segment.name == name)) is not None:
-        raise Conflict(f"a segment named {name!r} exists", {"name": "already used"})
+    _name_free(name)
     segment = Segment(name=name, rules=rules)
     session.add(segment)
-    session.commit()
-    return _to_dict(segment), 201
+    session.flush()
+    answer = _to_dict(segment)  # built before the commit: a failing count writes nothing
+    _commit()
+    return answer, 201
 
 
 @operation("GET", "/segments", "All segments", response_schema={"type": "array", "items": SEGMENT})
@@ -125,11 +148,15 @@ def patch_segment(id: int) -> Any:
     if not isinstance(body, dict):
         raise ValidationError("the body must be an object", {"": "must be an object"})
     if "name" in body:
-        segment.name = _name(body)
+        name = _name(body)
+        _name_free(name, segment.id)
+        segment.name = name
     if "rules" in body:
         segment.rules = segments.validate(body["rules"])
-    deps.session().commit()
-    return _to_dict(segment)
+    deps.session().flush()
+    answer = _to_dict(segment)
+    _commit()
+    return answer
 
 
 @operation(
