@@ -15,6 +15,8 @@ TYPES = ("immediate", "once", "recurring", "local_time")
 # the earliest and latest zones on Earth: a local_time send spans this window
 EARLIEST_OFFSET = timedelta(hours=14)
 LATEST_OFFSET = timedelta(hours=12)
+# years a schedule may name: outside them the arithmetic on the instant overflows
+MIN_YEAR, MAX_YEAR = 1970, 2999
 
 
 def _problem(field: str, message: str) -> ValidationError:
@@ -31,6 +33,8 @@ def parse_at(raw: Any, field: str = "at") -> datetime:
         raise _problem(field, f"{raw!r} is not an ISO 8601 time") from None
     if value.tzinfo is None:
         raise _problem(field, f"{raw!r} has no offset; add one such as +08:00 or Z")
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise _problem(field, f"{raw!r}: the year must be from {MIN_YEAR} to {MAX_YEAR}")
     return value
 
 
@@ -122,15 +126,24 @@ def validate(schedule: Any, default_zone: ZoneInfo) -> dict[str, Any]:
         _cron(schedule.get("cron"), zone)
         out.update(cron=schedule["cron"], timezone=zone.key)
     elif kind == "local_time":
+        raw_date, raw_time = schedule.get("date"), schedule.get("time")
         try:
-            date.fromisoformat(str(schedule.get("date")))
+            if not isinstance(raw_date, str):
+                raise ValueError
+            day = date.fromisoformat(raw_date)
         except ValueError:
             raise _problem("date", "must be a date such as 2026-11-11") from None
+        if not MIN_YEAR <= day.year <= MAX_YEAR:
+            raise _problem("date", f"the year must be from {MIN_YEAR} to {MAX_YEAR}")
         try:
-            time.fromisoformat(str(schedule.get("time")))
+            if not isinstance(raw_time, str):
+                raise ValueError
+            wall = time.fromisoformat(raw_time)
         except ValueError:
             raise _problem("time", "must be a wall-clock time such as 10:00") from None
-        out.update(date=schedule["date"], time=schedule["time"])
+        if wall.tzinfo is not None:
+            raise _problem("time", "is the members' own wall-clock time: leave the offset out")
+        out.update(date=day.isoformat(), time=wall.isoformat())
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from herald.core.errors import Conflict, NotFound, ValidationError
 
 CAMPAIGN_FIELDS = {"name", "channel", "segment_id", "variants", "ab_test", "schedule"}
 VARIANT_KEYS = {"name"}
+MAX_ID = 2_147_483_647  # the largest id an INTEGER column holds
 
 
 def _require(payload: Mapping[str, Any], key: str, kind: type, label: str) -> Any:
@@ -140,6 +142,10 @@ def clean_campaign(session: Session, payload: Any, default_zone: ZoneInfo) -> di
     if segment_id is not None:
         if not isinstance(segment_id, int) or isinstance(segment_id, bool):
             raise ValidationError("segment_id must be a whole number", {"segment_id": "not an id"})
+        if not 1 <= segment_id <= MAX_ID:
+            raise ValidationError(
+                f"segment {segment_id} does not exist", {"segment_id": "no such segment"}
+            )
         if session.get(Segment, segment_id) is None:
             raise ValidationError(
                 f"segment {segment_id} does not exist", {"segment_id": "no such segment"}
@@ -179,7 +185,12 @@ def check_ab_test(ab_test: Any, variant_names: list[str]) -> dict[str, Any]:
             f"ab_test.{unknown[0]} is not a field", {f"ab_test.{unknown[0]}": "unknown"}
         )
     fraction = ab_test.get("test_fraction", 0.2)
-    if not isinstance(fraction, int | float) or not 0 < fraction <= 1:
+    if (
+        not isinstance(fraction, int | float)
+        or isinstance(fraction, bool)
+        or not math.isfinite(fraction)
+        or not 0 < fraction <= 1
+    ):
         raise ValidationError(
             "ab_test.test_fraction must be in (0, 1]", {"ab_test.test_fraction": "0 < x ≤ 1"}
         )
@@ -189,12 +200,23 @@ def check_ab_test(ab_test: Any, variant_names: list[str]) -> dict[str, Any]:
             f"ab_test.metric {metric!r} is not known", {"ab_test.metric": "unknown metric"}
         )
     hours = ab_test.get("decide_after_hours", 4)
-    if not isinstance(hours, int | float) or hours < 0:
+    if (
+        not isinstance(hours, int | float)
+        or isinstance(hours, bool)
+        or not math.isfinite(hours)
+        or not 0 <= hours <= 720
+    ):
         raise ValidationError(
-            "ab_test.decide_after_hours must be ≥ 0", {"ab_test.decide_after_hours": "≥ 0"}
+            "ab_test.decide_after_hours must be a number of hours from 0 to 720",
+            {"ab_test.decide_after_hours": "0 ≤ x ≤ 720"},
         )
     confidence = ab_test.get("confidence", 0.95)
-    if not isinstance(confidence, int | float) or not 0.5 <= confidence < 1:
+    if (
+        not isinstance(confidence, int | float)
+        or isinstance(confidence, bool)
+        or not math.isfinite(confidence)
+        or not 0.5 <= confidence < 1
+    ):
         raise ValidationError(
             "ab_test.confidence must be in [0.5, 1)", {"ab_test.confidence": "0.5 ≤ x < 1"}
         )

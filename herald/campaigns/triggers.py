@@ -11,6 +11,7 @@ one while a new firing joins it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -49,6 +50,19 @@ FIELDS = {
 }
 
 
+MAX_PER_CONTACT_DAYS = 36_600  # a hundred years: beyond it the date arithmetic overflows
+# channels a trigger's per-member message cannot go through
+NOT_FOR_TRIGGERS = {
+    "social": "a social post has no per-member address",
+    "member_day": "member-day benefits go out as a campaign to a segment",
+}
+
+
+def _finite(value: Any) -> bool:
+    """A real number (not a bool), neither NaN nor infinite."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _invalid(field: str, message: str) -> ValidationError:
     return ValidationError(f"{field}: {message}", {field: message})
 
@@ -75,13 +89,16 @@ def create_trigger(session: Session, payload: Any, default_zone: ZoneInfo) -> Tr
     if cancel_on is not None and cancel_on not in EVENTS:
         raise _invalid("cancel_on", f"{cancel_on!r} is not one of {', '.join(EVENTS)}")
     delay = payload.get("delay_minutes", 0)
-    if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= 525_600:
+    if not _finite(delay) or not 0 <= delay <= 525_600:
         raise _invalid("delay_minutes", "must be a number of minutes from 0 to 525600")
     most = payload.get("max_per_contact_days")
-    if most is not None and (
-        isinstance(most, bool) or not isinstance(most, int | float) or most < 0
-    ):
-        raise _invalid("max_per_contact_days", "must be a number of days, 0 or more")
+    if most is not None and (not _finite(most) or not 0 <= most <= MAX_PER_CONTACT_DAYS):
+        raise _invalid(
+            "max_per_contact_days", f"must be a number of days from 0 to {MAX_PER_CONTACT_DAYS}"
+        )
+    channel = payload.get("channel")
+    if isinstance(channel, str) and channel in NOT_FOR_TRIGGERS:
+        raise _invalid("channel", f"a trigger cannot send {channel}: {NOT_FOR_TRIGGERS[channel]}")
     transactional = payload.get("transactional", False)
     if not isinstance(transactional, bool):
         raise _invalid("transactional", "must be true or false")
@@ -92,7 +109,7 @@ def create_trigger(session: Session, payload: Any, default_zone: ZoneInfo) -> Tr
         session,
         {
             "name": f"Trigger: {name.strip()}",
-            "channel": payload.get("channel"),
+            "channel": channel,
             "variants": payload.get("variants"),
         },
         default_zone,

@@ -7,12 +7,16 @@ one clear line instead of failing later inside a task.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import math
 import os
 import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time, timedelta
+from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,7 +35,10 @@ def parse_duration(name: str, raw: str) -> timedelta:
     match = _DURATION.match(raw)
     if not match:
         raise ConfigError(f"{name}: {raw!r} is not a duration such as 2s, 500ms, 5m or 7d")
-    return timedelta(seconds=float(match.group(1)) * _DURATION_UNITS[match.group(2)])
+    try:
+        return timedelta(seconds=float(match.group(1)) * _DURATION_UNITS[match.group(2)])
+    except OverflowError:
+        raise ConfigError(f"{name}: {raw!r} is too long a duration") from None
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,8 @@ def _url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
     parts = urlsplit(raw)
     if parts.scheme not in schemes or not (parts.netloc or parts.path):
         raise ConfigError(f"{name}: {raw!r} is not a URL starting with one of {', '.join(schemes)}")
+    if parts.scheme.startswith("http") and not parts.hostname:
+        raise ConfigError(f"{name}: {raw!r} has no host (write it as http://host/...)")
     return raw.rstrip("/") if parts.scheme.startswith("http") else raw
 
 
@@ -99,9 +108,48 @@ def _float(name: str, raw: str, low: float = 0.0) -> float:
         value = float(raw)
     except ValueError as exc:
         raise ConfigError(f"{name}: {raw!r} is not a number") from exc
+    if not math.isfinite(value):
+        raise ConfigError(f"{name}: {raw!r} is not a finite number")
     if value < low:
         raise ConfigError(f"{name}: {value} is below {low}")
     return value
+
+
+def _webhook_secret(name: str, raw: str | None) -> str | None:
+    """A Standard Webhooks secret: ``whsec_`` and base64 of at least 16 bytes."""
+    if raw is None:
+        return None
+    if not raw.startswith("whsec_"):
+        raise ConfigError(f"{name}: must start with whsec_")
+    try:
+        key = base64.b64decode(raw.removeprefix("whsec_"), validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigError(f"{name}: the part after whsec_ is not base64") from None
+    if len(key) < 16:
+        raise ConfigError(f"{name}: the key after whsec_ must decode to at least 16 bytes")
+    return raw
+
+
+def _mail_from(name: str, raw: str) -> str:
+    """A sender such as ``Shop <news@shop.example>`` or ``news@shop.example``."""
+    _, address = parseaddr(raw)
+    if (
+        not address
+        or "@" not in address
+        or any(ch in raw for ch in "\r\n")
+        or any(ch.isspace() for ch in address)
+    ):
+        raise ConfigError(f"{name}: {raw!r} is not an address such as Shop <news@shop.example>")
+    return raw
+
+
+def _phone_region(name: str, raw: str) -> str:
+    import phonenumbers
+
+    region = raw.strip().upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ConfigError(f"{name}: {raw!r} is not a region code such as CN or US")
+    return region
 
 
 def _bool(name: str, raw: str) -> bool:
@@ -217,9 +265,8 @@ class Settings:
         if all(dkim_parts) and not dkim_key_path.is_file():  # type: ignore[union-attr]
             raise ConfigError(f"HERALD_DKIM_KEY_FILE: {dkim_key!r} is not a readable file")
 
-        shop_secret = get("SHOP_WEBHOOK_SECRET")
-        if shop_secret is not None and not shop_secret.startswith("whsec_"):
-            raise ConfigError("HERALD_SHOP_WEBHOOK_SECRET: must start with whsec_")
+        shop_secret = _webhook_secret("HERALD_SHOP_WEBHOOK_SECRET", get("SHOP_WEBHOOK_SECRET"))
+        _webhook_secret("HERALD_EMAIL_EVENTS_SECRET", get("EMAIL_EVENTS_SECRET"))
 
         settings = cls(
             instance_path=instance,
@@ -239,7 +286,9 @@ class Settings:
             smtp_configured=get("SMTP_HOST") is not None,
             smtp_pool_size=_int("HERALD_SMTP_POOL_SIZE", get("SMTP_POOL_SIZE", "2"), 1, 64),
             smtp_timeout=_float("HERALD_SMTP_TIMEOUT", get("SMTP_TIMEOUT", "30"), 0.1),
-            mail_from=get("MAIL_FROM", "Herald <marketing@example.com>"),
+            mail_from=_mail_from(
+                "HERALD_MAIL_FROM", get("MAIL_FROM", "Herald <marketing@example.com>") or ""
+            ),
             dkim_domain=get("DKIM_DOMAIN"),
             dkim_selector=get("DKIM_SELECTOR"),
             dkim_key_file=dkim_key_path,
@@ -264,7 +313,9 @@ class Settings:
             sms_quiet_hours=parse_hours_range(
                 "HERALD_SMS_QUIET_HOURS", env.get("HERALD_SMS_QUIET_HOURS", "21:00-09:00")
             ),
-            default_phone_region=(get("DEFAULT_PHONE_REGION", "CN") or "CN").upper(),
+            default_phone_region=_phone_region(
+                "HERALD_DEFAULT_PHONE_REGION", get("DEFAULT_PHONE_REGION", "CN") or "CN"
+            ),
             batch_size=_int("HERALD_BATCH_SIZE", get("BATCH_SIZE", "500"), 1, 100_000),
             batch_lease=parse_duration("HERALD_BATCH_LEASE", get("BATCH_LEASE", "60s")),
             requeue_after=parse_duration(

@@ -86,6 +86,9 @@ def parse_week(text: str | None, zone: ZoneInfo, now: datetime | None = None) ->
     if not match:
         raise ValidationError(f"week: {message}", {"week": message})
     year, number = int(match.group(1)), int(match.group(2))
+    if not 1970 <= year <= 2999:
+        message = f"{text.strip()!r}: the year must be from 1970 to 2999"
+        raise ValidationError(f"week: {message}", {"week": message})
     try:
         date.fromisocalendar(year, number, 1)
     except ValueError:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, g, jsonify
+from flask import Flask, g, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 from herald.core.db import Database
 from herald.core.settings import Settings
+
+JSON_PREFIXES = ("/api/v1/", "/webhooks/")
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> Flask:
@@ -40,6 +43,20 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         with app.extensions["herald.db"].session() as session:
             session.execute(text("SELECT 1"))
         return jsonify(status="ok")
+
+    @app.errorhandler(404)
+    @app.errorhandler(405)
+    def _routing_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+        """The API and webhooks answer unknown paths and methods in the contract's error
+        shape; everything else keeps Flask's HTML page."""
+        if not request.path.startswith(JSON_PREFIXES):
+            return exc
+        code = (exc.name or "error").lower().replace(" ", "_")
+        body = {"code": code, "message": exc.description or exc.name, "fields": {}}
+        response = exc.get_response()
+        response.set_data(jsonify(error=body).get_data())
+        response.mimetype = "application/json"
+        return response
 
     from herald.web.api import blueprint as api_blueprint
     from herald.web.api import limits as api_limits

@@ -60,7 +60,15 @@ def _reports(body: bytes) -> list[dict[str, Any]] | tuple[Any, ...]:
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
         return _error(400, "malformed", 'expected JSON {"events": [...]}')
-    events = payload["events"][:MAX_EVENTS]
+    events = payload["events"]
+    if len(events) > MAX_EVENTS:
+        # refused whole, never cut short: the sender would think the rest was applied
+        return _error(
+            422,
+            "invalid",
+            f"at most {MAX_EVENTS} events per request; send the rest in another",
+            {"events": f"{len(events)} events, at most {MAX_EVENTS}"},
+        )
     problems: dict[str, str] = {}
     out: list[dict[str, Any]] = []
     for index, item in enumerate(events):

@@ -303,7 +303,10 @@ def test_the_default_week_is_the_iso_week_before_the_current_one_in_the_zone() -
     assert parse_week(None, ZoneInfo("UTC"), now).label == "2026-W46"
 
 
-@pytest.mark.parametrize("text", ["2026-47", "2026-W5", "W47", "2026-W00", "2025-W53", "x"])
+@pytest.mark.parametrize(
+    "text",
+    ["2026-47", "2026-W5", "W47", "2026-W00", "2025-W53", "x", "0000-W01", "0001-W01", "9999-W52"],
+)
 def test_a_malformed_or_impossible_week_is_refused_naming_week(text: str) -> None:
     with pytest.raises(ValidationError) as caught:
         parse_week(text, SHANGHAI)

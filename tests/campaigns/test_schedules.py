@@ -72,3 +72,30 @@ def test_recurring_uses_its_own_zone():
     assert schedules.next_due(schedule, MONDAY, ZoneInfo("UTC")) == datetime(
         2026, 12, 8, 2, tzinfo=UTC
     )
+
+
+@pytest.mark.parametrize(
+    ("schedule", "field"),
+    [
+        ({"type": "once", "at": "9999-12-31T23:59:59+00:00"}, "schedule.at"),
+        ({"type": "once", "at": "0001-01-01T00:00:00+14:00"}, "schedule.at"),
+        ({"type": "local_time", "date": "0001-01-01", "time": "10:00"}, "schedule.date"),
+        ({"type": "local_time", "date": "3000-01-01", "time": "10:00"}, "schedule.date"),
+        ({"type": "local_time", "date": 20301111, "time": "10:00"}, "schedule.date"),
+        ({"type": "local_time", "date": "2030-11-11", "time": 1000}, "schedule.time"),
+        ({"type": "local_time", "date": "2030-11-11", "time": "10:00+08:00"}, "schedule.time"),
+    ],
+)
+def test_out_of_range_or_non_string_schedule_values_name_the_field(schedule, field):
+    with pytest.raises(ValidationError) as caught:
+        schedules.validate(schedule, SHANGHAI)
+    assert field in caught.value.fields
+
+
+def test_local_time_is_stored_normalised_and_plans():
+    stored = schedules.validate(
+        {"type": "local_time", "date": "20301111", "time": "1000"}, SHANGHAI
+    )
+    assert (stored["date"], stored["time"]) == ("2030-11-11", "10:00:00")
+    due = schedules.next_due(stored, MONDAY, SHANGHAI)
+    assert due == datetime(2030, 11, 10, 20, 0, tzinfo=ZoneInfo("UTC"))

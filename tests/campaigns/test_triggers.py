@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -211,12 +213,37 @@ def test_transactional_triggers_pass_the_frequency_cap(client, auth, db, setting
         ({"event": "page.viewed"}, "event"),
         ({"cancel_on": "moon.landed"}, "cancel_on"),
         ({"delay_minutes": -5}, "delay_minutes"),
+        ({"delay_minutes": 1e400}, "delay_minutes"),
+        ({"delay_minutes": float("nan")}, "delay_minutes"),
+        ({"delay_minutes": True}, "delay_minutes"),
+        ({"max_per_contact_days": float("nan")}, "max_per_contact_days"),
+        ({"max_per_contact_days": float("inf")}, "max_per_contact_days"),
+        ({"max_per_contact_days": 36_601}, "max_per_contact_days"),
+        ({"max_per_contact_days": 10**30}, "max_per_contact_days"),
+        ({"channel": "social", "variants": [{"status": "new cart!"}]}, "channel"),
+        (
+            {
+                "channel": "member_day",
+                "variants": [{"benefits": {"gold": {"type": "coupon", "percent_off": 15}}}],
+            },
+            "channel",
+        ),
         ({"filter": {"field": "shoe_size", "op": "eq", "value": 42}}, "filter.field"),
         ({"variants": [{"name": "A", "subject": "{{ oops", "html": "x"}]}, "variants[0].subject"),
         ({"colour": "red"}, "colour"),
     ],
 )
-def test_bad_triggers_are_a_422_naming_the_field(client, auth, change, field):
+def test_bad_triggers_are_a_422_naming_the_field(client, auth, db, change, field):
+    from herald.campaigns import triggers
+    from herald.core.errors import ValidationError
+
+    # NaN and infinity cannot travel in JSON: the service is checked directly as well
+    with db.session() as session:
+        with pytest.raises(ValidationError) as caught:
+            triggers.create_trigger(session, _reminder(**change), ZoneInfo("UTC"))
+        assert field in caught.value.fields
+    if any(isinstance(v, float) and not math.isfinite(v) for v in change.values()):
+        return
     answer = client.post("/api/v1/triggers", json=_reminder(**change), headers=auth)
     assert answer.status_code == 422, answer.json
     assert field in answer.json["error"]["fields"], answer.json

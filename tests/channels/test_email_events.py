@@ -245,3 +245,34 @@ def test_the_cli_feeds_dsn_files(
         assert event.delivery_id == delivery.id
     result = CliRunner().invoke(main, ["email", "dsn", str(junk)])
     assert result.exit_code == 1
+
+
+def test_too_many_events_are_refused_whole_never_cut_short(app, client, db):
+    from herald.web.email_events import MAX_EVENTS
+
+    app.extensions["herald.settings"].extra["HERALD_EMAIL_EVENTS_SECRET"] = SECRET
+    event = {"type": "complaint", "email": "someone@example.com"}
+    body = json.dumps({"events": [event] * (MAX_EVENTS + 1)}).encode()
+    answer = _post(client, body)
+    assert answer.status_code == 422
+    assert "events" in answer.json["error"]["fields"]
+    with db.session() as session:
+        assert session.scalars(select(Suppression)).all() == []
+    # nothing was recorded under that webhook-id: the sender may split and resend
+    body = json.dumps({"events": [event] * MAX_EVENTS}).encode()
+    assert _post(client, body).json == {"accepted": MAX_EVENTS, "unmatched": MAX_EVENTS}
+
+
+def test_a_webhook_id_too_long_to_store_is_a_400_never_truncated(app, client):
+    app.extensions["herald.settings"].extra["HERALD_EMAIL_EVENTS_SECRET"] = SECRET
+    body = b'{"events": [{"type": "complaint", "email": "a@example.com"}]}'
+    for webhook_id in ("x" * 256, "x" * 255 + "y"):
+        answer = client.post(
+            "/webhooks/email/events", data=body, headers=sign(SECRET, webhook_id, body)
+        )
+        assert answer.status_code == 400
+        assert "webhook-id" in answer.json["error"]["fields"]
+    longest = client.post(
+        "/webhooks/email/events", data=body, headers=sign(SECRET, "x" * 255, body)
+    )
+    assert longest.status_code == 200 and "duplicate" not in longest.json

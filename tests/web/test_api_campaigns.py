@@ -49,6 +49,14 @@ def test_malformed_json_is_a_400(client, auth):
         ({"schedule": {"type": "recurring", "cron": "every day"}}, "schedule.cron"),
         ({"schedule": {"type": "weekly"}}, "schedule.type"),
         ({"ab_test": {"test_fraction": 2}}, "ab_test.test_fraction"),
+        ({"segment_id": 2**70}, "segment_id"),
+        ({"segment_id": 2**31}, "segment_id"),
+        ({"schedule": {"type": "once", "at": "9999-12-31T23:59:59+00:00"}}, "schedule.at"),
+        (
+            {"schedule": {"type": "local_time", "date": "0001-01-01", "time": "10:00"}},
+            "schedule.date",
+        ),
+        ({"schedule": {"type": "local_time", "date": 20301111, "time": "10:00"}}, "schedule.date"),
     ],
 )
 def test_invalid_values_are_a_422_naming_the_field(client, auth, db, change, field):
@@ -256,3 +264,77 @@ def test_a_campaign_that_cannot_be_planned_fails_alone(client, auth, db, setting
     dispatch.tick(db, settings)
     assert client.get(f"/api/v1/campaigns/{bad['id']}", headers=auth).json["status"] == "failed"
     assert client.get(f"/api/v1/campaigns/{good['id']}", headers=auth).json["status"] == "sent"
+
+
+TWO_VARIANTS = [
+    {"name": "A", "subject": "Hi", "html": "<p>a</p>"},
+    {"name": "B", "subject": "Hey", "html": "<p>b</p>"},
+]
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_in_a_body_are_malformed_json(client, auth, constant):
+    raw = (
+        '{"name": "c", "channel": "email", "variants": [{"name": "A", "subject": "Hi", '
+        '"html": "x"}, {"name": "B", "subject": "Hi", "html": "x"}], '
+        f'"ab_test": {{"decide_after_hours": {constant}}}}}'
+    )
+    answer = client.post(
+        "/api/v1/campaigns", data=raw, headers={**auth, "Content-Type": "application/json"}
+    )
+    assert answer.status_code == 400
+    assert answer.json["error"]["message"] == "the body is not valid JSON"
+
+
+@pytest.mark.parametrize(
+    ("ab_test", "field"),
+    [
+        ({"decide_after_hours": 1e308}, "ab_test.decide_after_hours"),
+        ({"decide_after_hours": 10**30}, "ab_test.decide_after_hours"),
+        ({"decide_after_hours": 721}, "ab_test.decide_after_hours"),
+        ({"decide_after_hours": True}, "ab_test.decide_after_hours"),
+        ({"test_fraction": True}, "ab_test.test_fraction"),
+        ({"confidence": True}, "ab_test.confidence"),
+    ],
+)
+def test_ab_test_numbers_must_be_real_and_in_range(client, auth, ab_test, field):
+    body = email_campaign(variants=TWO_VARIANTS, ab_test=ab_test)
+    answer = client.post("/api/v1/campaigns", json=body, headers=auth)
+    assert answer.status_code == 422, answer.json
+    assert field in answer.json["error"]["fields"]
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_ids_beyond_the_database_range_are_a_404(client, auth, method):
+    path = "/api/v1/campaigns/99999999999999999999"
+    if method == "POST":
+        path += "/pause"
+    answer = client.open(path, method=method, headers=auth)
+    assert answer.status_code == 404
+    assert set(answer.json["error"]) == {"code", "message", "fields"}
+    assert client.get("/api/v1/campaigns/2147483648", headers=auth).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/api/v1/nope", 404),
+        ("GET", "/api/v1/campaigns/abc", 404),
+        ("DELETE", "/api/v1/campaigns", 405),
+        ("GET", "/webhooks/nope", 404),
+        ("PUT", "/webhooks/shop", 405),
+    ],
+)
+def test_routing_errors_under_the_api_and_webhooks_use_the_error_shape(
+    client, auth, method, path, status
+):
+    answer = client.open(path, method=method, headers=auth)
+    assert answer.status_code == status
+    assert answer.mimetype == "application/json"
+    assert set(answer.json["error"]) == {"code", "message", "fields"}
+
+
+def test_routing_errors_elsewhere_stay_html(client):
+    answer = client.get("/no-such-page")
+    assert answer.status_code == 404
+    assert answer.mimetype == "text/html"

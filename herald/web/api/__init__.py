@@ -4,6 +4,7 @@ built from the routes themselves."""
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ from herald.web import deps
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 
 WRITE_ROLES = ("admin", "marketer")
+MAX_ID = 2_147_483_647  # the largest id an INTEGER column holds
 
 
 @dataclass
@@ -81,6 +83,11 @@ def operation(
                 problem = _authenticate(write)
                 if problem is not None:
                     return problem
+            for name, value in kwargs.items():
+                # a path id beyond what the INTEGER column holds names nothing (werkzeug's
+                # int(max=...) answers 405 when another method shares the path, so check here)
+                if isinstance(value, int) and value > MAX_ID:
+                    return error_response(404, "not_found", f"no such {name}: {value}")
             result = fn(*args, **kwargs)
             if isinstance(result, tuple | Response):
                 return result
@@ -108,13 +115,18 @@ def _authenticate(write: bool) -> tuple[Response, int] | None:
     return None
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def json_body() -> Any:
-    """The request's JSON; malformed JSON is a 400 in the contract's shape."""
+    """The request's JSON; malformed JSON (NaN and Infinity included) is a 400 in the
+    contract's shape."""
     if not request.data:
         raise HeraldError("the body must be JSON", {"": "empty body"})
     try:
-        return request.get_json(force=True)
-    except Exception:
+        return json.loads(request.get_data(cache=True), parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
         raise HeraldError("the body is not valid JSON", {"": "malformed JSON"}) from None
 
 

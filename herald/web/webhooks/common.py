@@ -17,6 +17,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from herald.audiences.models import WebhookInbox
 
 TOLERANCE_SECONDS = 5 * 60
+MAX_WEBHOOK_ID = 255  # the inbox column's length
 
 
 class Refused(Exception):
@@ -33,7 +34,8 @@ class Refused(Exception):
 
 def verify(secret: str, body: bytes, headers: Mapping[str, str]) -> str:
     """Check a Standard Webhooks signature (and that the timestamp is within 5 minutes) with the
-    ``standardwebhooks`` library; returns the ``webhook-id``. Raises :class:`Refused` (401)."""
+    ``standardwebhooks`` library; returns the ``webhook-id``. Raises :class:`Refused` (401; 400
+    for a webhook-id too long to store)."""
     wanted = {k.lower(): v for k, v in headers.items() if k.lower().startswith("webhook-")}
     if not all(wanted.get(h) for h in ("webhook-id", "webhook-timestamp", "webhook-signature")):
         raise Refused(
@@ -45,7 +47,16 @@ def verify(secret: str, body: bytes, headers: Mapping[str, str]) -> str:
         raise Refused(401, "unauthorized", f"bad signature: {exc}") from None
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise Refused(401, "unauthorized", "malformed webhook-signature or body") from None
-    return wanted["webhook-id"][:255]
+    webhook_id = wanted["webhook-id"]
+    if len(webhook_id) > MAX_WEBHOOK_ID:
+        # never truncated: two deliveries sharing a prefix would count as duplicates
+        raise Refused(
+            400,
+            "malformed",
+            f"webhook-id is longer than {MAX_WEBHOOK_ID} characters",
+            {"webhook-id": f"at most {MAX_WEBHOOK_ID} characters"},
+        )
+    return webhook_id
 
 
 def parse(body: bytes) -> Any:
