@@ -15,6 +15,7 @@ import re
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -64,9 +65,24 @@ def open_url(public_url: str, secret: str, delivery_id: int) -> str:
     return f"{public_url}/t/o/{make_token(secret, 'open', delivery_id)}.gif"
 
 
+# whitespace and control characters: never inside a signed click target
+_UNSAFE = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+_EDGES = "".join(chr(code) for code in range(33))  # C0 controls and space
+
+
+def clean_target(target: str) -> str:
+    """``target`` as a browser would follow it (the URL standard): C0 controls and spaces
+    stripped from both ends, tabs and newlines dropped, any other whitespace or control
+    character percent-encoded. A header-splitting ``\r\n`` never reaches a signed target."""
+    target = re.sub(r"[\t\n\r]", "", target.strip(_EDGES))
+    return _UNSAFE.sub(lambda match: quote(match.group(0), safe=""), target)
+
+
 def click_url(public_url: str, secret: str, delivery_id: int, target: str) -> str:
-    """``{PUBLIC_URL}/t/c/{token}``: a tracked link to ``target`` for one delivery."""
-    return f"{public_url}/t/c/{make_token(secret, 'click', [delivery_id, target])}"
+    """``{PUBLIC_URL}/t/c/{token}``: a tracked link to ``target`` (cleaned, see
+    :func:`clean_target`) for one delivery."""
+    payload = [delivery_id, clean_target(target)]
+    return f"{public_url}/t/c/{make_token(secret, 'click', payload)}"
 
 
 def read_delivery(secret: str, kind: str, token: str) -> int | None:
@@ -76,14 +92,15 @@ def read_delivery(secret: str, kind: str, token: str) -> int | None:
 
 
 def read_click(secret: str, token: str) -> tuple[int, str] | None:
-    """``(delivery_id, target)`` of a genuine click token whose target is an http(s) URL."""
+    """``(delivery_id, target)`` of a genuine click token whose target is an http(s) URL without
+    whitespace or control characters."""
     payload = read_token(secret, "click", token)
     if not (isinstance(payload, list) and len(payload) == 2):
         return None
     delivery_id, target = payload
     if not isinstance(delivery_id, int) or not isinstance(target, str):
         return None
-    if not target.lower().startswith(("http://", "https://")):
+    if not target.lower().startswith(("http://", "https://")) or _UNSAFE.search(target):
         return None
     return delivery_id, target
 

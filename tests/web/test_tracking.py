@@ -215,3 +215,43 @@ def test_a_malformed_email_setting_stops_every_process_at_start(tmp_path, name, 
     # Settings.from_env is the first thing web, worker and scheduler do
     with pytest.raises(ConfigError, match=f"^HERALD_{name.upper()}: "):
         make_settings(tmp_path, f"sqlite:///{tmp_path / 'h.db'}", **{name: value})
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://shop.example/x\r\nSet-Cookie: a=b",
+        "https://shop.example/a b",
+        "https://shop.example/\ttab",
+        "https://shop.example/\x00nul",
+        "https://shop.example/\x7f",
+        "https://shop.example/\u2028",
+    ],
+)
+def test_a_signed_click_target_with_whitespace_or_controls_is_a_404(client, app, target):
+    from herald.campaigns.tracking import make_token
+
+    secret = app.extensions["herald.settings"].secret_key
+    answer = client.get("/t/c/" + make_token(secret, "click", [1, target]))
+    assert answer.status_code == 404
+    assert "Location" not in answer.headers
+
+
+@pytest.mark.parametrize(
+    ("target", "cleaned"),
+    [
+        (" https://shop.example/a b\n", "https://shop.example/a%20b"),
+        ("https://shop.example/x\r\nSet-Cookie: a=b", "https://shop.example/xSet-Cookie:%20a=b"),
+        ("https://shop.example/\x00\u2028", "https://shop.example/%00%E2%80%A8"),
+        ("https://shop.example/sale?x=1&y=2", "https://shop.example/sale?x=1&y=2"),
+    ],
+)
+def test_link_rewriting_never_signs_whitespace_or_controls(client, app, target, cleaned):
+    from herald.campaigns.tracking import click_url, read_click
+
+    secret = app.extensions["herald.settings"].secret_key
+    url = click_url("http://herald.test", secret, 1, target)
+    token = url.rsplit("/", 1)[1]
+    assert read_click(secret, token) == (1, cleaned)
+    answer = client.get("/t/c/" + token, headers={"User-Agent": HUMAN})
+    assert answer.status_code == 302 and answer.headers["Location"] == cleaned
