@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
+MAX_ID = 2_147_483_647
 SALTS = {"open": "herald.open", "click": "herald.click", "unsubscribe": "herald.unsubscribe"}
 
 
@@ -85,10 +86,15 @@ def click_url(public_url: str, secret: str, delivery_id: int, target: str) -> st
     return f"{public_url}/t/c/{make_token(secret, 'click', payload)}"
 
 
+def _is_id(value: Any) -> bool:
+    """A delivery id an INTEGER column can hold."""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
+
+
 def read_delivery(secret: str, kind: str, token: str) -> int | None:
     """The delivery id of a genuine open or unsubscribe token."""
     payload = read_token(secret, kind, token)
-    return payload if isinstance(payload, int) and not isinstance(payload, bool) else None
+    return payload if _is_id(payload) else None
 
 
 def read_click(secret: str, token: str) -> tuple[int, str] | None:
@@ -98,7 +104,7 @@ def read_click(secret: str, token: str) -> tuple[int, str] | None:
     if not (isinstance(payload, list) and len(payload) == 2):
         return None
     delivery_id, target = payload
-    if not isinstance(delivery_id, int) or not isinstance(target, str):
+    if not _is_id(delivery_id) or not isinstance(target, str):
         return None
     if not target.lower().startswith(("http://", "https://")) or _UNSAFE.search(target):
         return None

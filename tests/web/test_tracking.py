@@ -255,3 +255,18 @@ def test_link_rewriting_never_signs_whitespace_or_controls(client, app, target, 
     assert read_click(secret, token) == (1, cleaned)
     answer = client.get("/t/c/" + token, headers={"User-Agent": HUMAN})
     assert answer.status_code == 302 and answer.headers["Location"] == cleaned
+
+
+@pytest.mark.parametrize("delivery_id", [2**70, 2**31, -1, 0, True])
+def test_tokens_with_ids_beyond_the_database_range_are_a_404(client, app, delivery_id):
+    from herald.campaigns.tracking import make_token
+
+    secret = app.extensions["herald.settings"].secret_key
+    paths = [
+        "/t/o/" + make_token(secret, "open", delivery_id) + ".gif",
+        "/t/c/" + make_token(secret, "click", [delivery_id, "https://shop.example/x"]),
+        "/u/" + make_token(secret, "unsubscribe", delivery_id),
+    ]
+    for path in paths:
+        assert client.get(path).status_code == 404, path
+    assert client.post(paths[2]).status_code == 404
