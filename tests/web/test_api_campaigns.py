@@ -338,3 +338,22 @@ def test_routing_errors_elsewhere_stay_html(client):
     answer = client.get("/no-such-page")
     assert answer.status_code == 404
     assert answer.mimetype == "text/html"
+
+
+def test_a_nul_character_anywhere_in_a_body_is_a_422_naming_the_place(client, auth, db):
+    body = email_campaign()
+    body["variants"][0]["subject"] = "Hi\u0000there"
+    answer = client.post("/api/v1/campaigns", json=body, headers=auth)
+    assert answer.status_code == 422, answer.json
+    assert "variants[0].subject" in answer.json["error"]["fields"]
+    trigger = {
+        "name": "t\u0000",
+        "event": "cart.abandoned",
+        "channel": "email",
+        "variants": email_campaign()["variants"],
+    }
+    assert client.post("/api/v1/triggers", json=trigger, headers=auth).status_code == 422
+    with db.session() as session:
+        from herald.campaigns.models import Campaign
+
+        assert session.query(Campaign).count() == 0

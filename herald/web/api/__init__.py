@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from herald.core import clock
 from herald.core.accounts import find_token
-from herald.core.errors import HeraldError
+from herald.core.errors import HeraldError, ValidationError
 from herald.web import deps
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -125,9 +125,17 @@ def json_body() -> Any:
     if not request.data:
         raise HeraldError("the body must be JSON", {"": "empty body"})
     try:
-        return json.loads(request.get_data(cache=True), parse_constant=_refuse_constant)
+        body = json.loads(request.get_data(cache=True), parse_constant=_refuse_constant)
     except (ValueError, RecursionError):
         raise HeraldError("the body is not valid JSON", {"": "malformed JSON"}) from None
+    # databases refuse NUL in text: name the place instead of failing at the INSERT
+    from herald.audiences.contacts import find_nul
+
+    found = find_nul(body, "")
+    if found is not None:
+        place, message = found
+        raise ValidationError(f"{place or 'body'}: {message}", {place or "": message})
+    return body
 
 
 @blueprint.errorhandler(HeraldError)
