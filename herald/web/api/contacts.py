@@ -100,7 +100,7 @@ BULK_RESULT = {
     write=True,
 )
 def bulk_contacts() -> Any:
-    body = json_body()
+    body = json_body(refuse_nul=False)  # each item is checked and listed
     items = body.get("contacts") if isinstance(body, dict) else None
     if not isinstance(items, list):
         raise ValidationError("contacts: must be a list", {"contacts": "must be a list"})
