@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from herald.audiences.models import Segment
 from herald.campaigns import schedules, status
-from herald.campaigns.models import Batch, Campaign, Run, Variant
+from herald.campaigns.models import Batch, Campaign, Delivery, Run, Variant
 from herald.channels.registry import CHANNELS, channel_class
 from herald.core import clock
 from herald.core.errors import Conflict, NotFound, ValidationError
@@ -342,8 +342,6 @@ def cancel(session: Session, campaign: Campaign) -> Campaign:
     """Cancel: no further message goes out; what was sent stays recorded. Rows waiting for a
     later moment (local time, retries, an A/B decision) are cancelled now, and their batches
     woken so the run closes."""
-    from herald.campaigns.models import Delivery
-
     _transition(session, campaign, "cancel", "cancelled", next_run_at=None)
     active = select(Run.id).where(
         Run.campaign_id == campaign.id, Run.status.in_(("sending", "testing"))
@@ -377,8 +375,6 @@ def resend_uncertain(session: Session, campaign: Campaign) -> int:
     """A person's decision to hand off again the deliveries whose outcome was unknown after a
     worker died (kept ``uncertain`` by channels where a duplicate costs, such as SMS). They stay
     flagged uncertain; returns how many were released."""
-    from herald.campaigns.models import Delivery
-
     runs = list(session.scalars(select(Run).where(Run.campaign_id == campaign.id)))
     released = 0
     for run in runs:
