@@ -524,6 +524,8 @@ class _BatchSender:
                 ).all()
             )
         sendable: list[tuple[Delivery, Contact]] = []
+        skips: list[dict[str, Any]] = []
+        defers: list[dict[str, Any]] = []
         for delivery, contact in rows:
             address = getattr(contact, address_field) if address_field else "n/a"
             facts = Facts(
@@ -541,21 +543,35 @@ class _BatchSender:
             )
             decision = decide(facts, self.rules, now)
             if decision.action == "skip":
-                session.execute(
-                    update(Delivery)
-                    .where(Delivery.id == delivery.id, Delivery.status == st.PENDING)
-                    .values(status=st.SKIPPED, reason=decision.reason, updated_at=now)
-                )
-                self.report.skipped += 1
+                skips.append({"v_id": delivery.id, "v_reason": decision.reason})
             elif decision.action == "defer":
-                session.execute(
-                    update(Delivery)
-                    .where(Delivery.id == delivery.id)
-                    .values(not_before=decision.until, reason=decision.reason, updated_at=now)
+                defers.append(
+                    {"v_id": delivery.id, "v_reason": decision.reason, "v_until": decision.until}
                 )
-                self.report.deferred += 1
             else:
                 sendable.append((delivery, contact))
+        # one executemany per kind of decision, not a round trip per member
+        table = Delivery.__table__
+        if skips:
+            session.execute(
+                table.update()
+                .where(table.c.id == bindparam("v_id"), table.c.status == st.PENDING)
+                .values(status=st.SKIPPED, reason=bindparam("v_reason"), updated_at=now),
+                skips,
+            )
+        if defers:
+            session.execute(
+                table.update()
+                .where(table.c.id == bindparam("v_id"), table.c.status == st.PENDING)
+                .values(
+                    not_before=bindparam("v_until", type_=table.c.not_before.type),
+                    reason=bindparam("v_reason"),
+                    updated_at=now,
+                ),
+                defers,
+            )
+        self.report.skipped += len(skips)
+        self.report.deferred += len(defers)
         return sendable
 
     def _claim(self, session: Session, ids: list[int]) -> set[int]:
