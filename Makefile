@@ -27,6 +27,7 @@ run: $(STAMP)
 test: $(TEST_STAMP)
 	./scripts/ensure-services.sh
 	$(BIN)/ruff check herald tests bench
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test-fast: $(TEST_STAMP)
@@ -34,6 +35,7 @@ test-fast: $(TEST_STAMP)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check herald tests bench
+	$(BIN)/lint-imports
 	$(BIN)/ruff format --check herald tests bench
 
 format: $(TEST_STAMP)

@@ -18,10 +18,10 @@ import css_inline
 from inscriptis import get_text
 
 from bench.report import machine, median, timed, write_section
-from herald.campaigns import render as templates
 from herald.channels.base import Recipient, RunInfo
 from herald.channels.email import EmailChannel
 from herald.core.settings import Settings
+from herald.templating import render as templates
 
 MEMBERS = 2000
 REPEAT = 5

@@ -21,8 +21,8 @@ def email() -> None:
 def email_dsn(files: tuple[str, ...]) -> None:
     """Record the bounces and complaints of each report file (bounced/complained events,
     suppressions); a file that is not a report stops with a one-line reason."""
+    from herald.campaigns.feedback import apply_report
     from herald.channels.dsn import NotAReport, parse_dsn
-    from herald.channels.feedback import apply_report
 
     settings = load_settings()
     with _database(settings).session() as session:

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -19,6 +21,12 @@ from herald.core import clock
 from herald.core.db import Base, Database
 from herald.core.migrate import upgrade
 from herald.core.settings import Settings
+
+# these machines are shared and noisy: a slow draw is the machine, not the strategy
+hypothesis_settings.register_profile(
+    "herald", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("herald")
 
 PG_BASE = os.environ.get("HERALD_TEST_DATABASE_URL", "postgresql://root@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("HERALD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

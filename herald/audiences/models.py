@@ -19,10 +19,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from herald.core import clock
+from herald.core import clock, tiers
 from herald.core.db import Base
 
-TIERS: tuple[str, ...] = ("new", "bronze", "silver", "gold", "platinum")
+TIERS = tiers.TIERS
 CHANNEL_CONSENTS: tuple[str, ...] = ("email", "sms")
 
 

@@ -1,9 +1,9 @@
 """Effects of the shop's webhooks (contract section 5) on members and events.
 
-:func:`apply` checks a verified webhook body, changes the member and stores an :class:`Event`;
-then :func:`on_shop_event` is called with that event: the one hook where triggers (a later
-issue) plug in. Everything happens in the caller's transaction, so a webhook is either wholly
-applied (with its inbox row) or not at all.
+:func:`check` checks a verified webhook body; :func:`store` changes the member and stores an
+:class:`Event`. Everything happens in the caller's transaction, and :mod:`herald.intake` then
+hands the event to campaigns in the same one, so a webhook is either wholly applied (with its
+inbox row) or not at all.
 """
 
 from __future__ import annotations
@@ -106,8 +106,10 @@ def _ident(value: Any, where: str) -> str:
     return text
 
 
-def apply(session: Session, kind: str, data: Mapping[str, Any], region: str = "CN") -> Event:
-    """Apply one checked webhook; returns the stored event (after :func:`on_shop_event`)."""
+def store(session: Session, kind: str, data: Mapping[str, Any], region: str = "CN") -> Event:
+    """Store what one checked webhook tells about a member (contact, order facts, points, tier)
+    and the event itself; returns the event, flushed so that it has its id. What the event
+    triggers is decided a layer up (:mod:`herald.intake`)."""
     handlers = {
         "customer.created": _customer,
         "customer.updated": _customer,
@@ -117,19 +119,7 @@ def apply(session: Session, kind: str, data: Mapping[str, Any], region: str = "C
         "tier.changed": _tier,
     }
     event = handlers[kind](session, kind, data, region)
-    return on_shop_event(session, event)
-
-
-def on_shop_event(session: Session, event: Event) -> Event:
-    """Called once per applied shop webhook with its stored event, inside the same transaction.
-    Triggers (cart reminders, welcome series, cancel_on) hook in here. Returns the event."""
-    from herald.campaigns import coupons, triggers
-
-    session.flush()  # the event needs its id before a trigger refers to it
-    if event.type == "order.placed" and (event.data or {}).get("coupon_code"):
-        data = event.data or {}
-        coupons.redeem(session, str(data["coupon_code"]), data.get("order_id"), event.occurred_at)
-    triggers.on_event(session, event)
+    session.flush()
     return event
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from herald.audiences.contacts import normalise_phone
 from herald.audiences.models import CHANNEL_CONSENTS, Consent, Contact, Suppression
 from herald.core import clock
 from herald.core.errors import ValidationError
@@ -27,8 +28,6 @@ def normalise(channel: str, address: str, region: str = "CN") -> str:
         raise ValidationError("address: required", {"address": "required"})
     if channel == "email":
         return raw.lower()
-    from herald.audiences.contacts import normalise_phone
-
     try:
         return normalise_phone(raw, region)
     except ValueError:

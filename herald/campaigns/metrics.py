@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session
 
 from herald.audiences.models import Event
 from herald.campaigns import status as st
+from herald.campaigns.coupons import Coupon
 from herald.campaigns.models import Campaign, Delivery, Run, Variant
+from herald.campaigns.posts import RunPost
 
 COUNTS = (
     "recipients",
@@ -250,8 +252,6 @@ def campaign_stats(session: Session, campaign: Campaign) -> dict[str, Any]:
 
 def social_stats(session: Session, run_ids: list[int]) -> dict[str, Any] | None:
     """Posts of per-run channels and their engagement as last read back; None when none."""
-    from herald.campaigns.posts import RunPost
-
     if not run_ids:
         return None
     posts = list(session.scalars(select(RunPost).where(RunPost.run_id.in_(run_ids))))
@@ -271,8 +271,6 @@ def social_stats(session: Session, run_ids: list[int]) -> dict[str, Any] | None:
 def _coupon_orders(session: Session, run_ids: list[int], seen: set[int]) -> list[ConversionOrder]:
     """Orders that used a coupon these runs issued (member days), credited to the coupon's
     delivery; an order already counted through a click is not counted again."""
-    from herald.campaigns.coupons import Coupon
-
     order = Event.__table__.alias("coupon_orders")
     rows = session.execute(
         select(Delivery.variant_id, Coupon.contact_id, order.c.id, order.c.data)

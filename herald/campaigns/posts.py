@@ -1,6 +1,6 @@
 """Runs of per-run channels (a social post): one hand-off per run instead of one per member.
 
-dispatch.plan_run hands such a run to :func:`plan_post`, which writes no ledger rows but one
+planning.plan_run hands such a run to :func:`plan_post`, which writes no ledger rows but one
 :class:`RunPost` (unique per run) and one batch; the batch's worker runs :class:`RunPoster`,
 which claims the post (``pending`` → ``posting``), calls ``channel.post`` once and records the
 outcome with the same retry rules as the ledger. A post left ``posting`` by a dead worker is
@@ -18,8 +18,12 @@ from typing import Any
 from sqlalchemy import ForeignKey, Integer, String, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from herald.campaigns.closing import finish_run_if_done
+from herald.campaigns.leases import release, stop_reason
 from herald.campaigns.models import Batch, Campaign, Run
-from herald.channels.base import Channel, RunInfo
+from herald.campaigns.recovery import MAX_ATTEMPTS, backoff
+from herald.channels import registry
+from herald.channels.base import Channel, Outcome, RunInfo
 from herald.core import clock
 from herald.core.db import Base, Database
 from herald.core.settings import Settings
@@ -90,12 +94,10 @@ class RunPoster:
         self.report = report
 
     def run(self, db: Database) -> None:
-        from herald.campaigns import dispatch
-
         with db.session() as session:
-            stop = dispatch._stop_reason(session, self.info.campaign_id)
+            stop = stop_reason(session, self.info.campaign_id)
             if stop == "paused":
-                dispatch._release(session, self.batch_id, self.fence)
+                release(session, self.batch_id, self.fence)
                 self.report.stopped = "paused"
                 return
             claimed = self._claim(session, cancelled=stop == "cancelled")
@@ -142,8 +144,6 @@ class RunPoster:
         return post.attempts + 1 if taken == 1 else None
 
     def _record(self, session: Session, attempts: int, outcome: Any) -> None:
-        from herald.campaigns import dispatch
-
         now = clock.now()
         values: dict[str, Any] = {"updated_at": now}
         if outcome.status == "sent":
@@ -155,8 +155,8 @@ class RunPoster:
                 reason=None,
             )
             self.report.sent += 1
-        elif outcome.status == "transient" and attempts < dispatch.MAX_ATTEMPTS:
-            delay = dispatch.backoff(attempts, outcome.retry_after)
+        elif outcome.status == "transient" and attempts < MAX_ATTEMPTS:
+            delay = backoff(attempts, outcome.retry_after)
             values.update(
                 status="pending",
                 reason=f"retrying: {outcome.reason}",
@@ -176,8 +176,6 @@ class RunPoster:
         )
 
     def _finish(self, session: Session) -> None:
-        from herald.campaigns import dispatch
-
         now = clock.now()
         post = session.scalar(select(RunPost).where(RunPost.run_id == self.info.run_id))
         if post is not None and post.status in ("pending", "posting"):
@@ -194,12 +192,10 @@ class RunPoster:
             .values(status="done", finished_at=now, lease_until=None)
         ).rowcount
         if done:
-            dispatch.finish_run_if_done(session, self.info.run_id, self.settings, now)
+            finish_run_if_done(session, self.info.run_id, self.settings, now)
 
 
 def _failed(reason: str) -> Any:
-    from herald.channels.base import Outcome
-
     return Outcome.permanent(reason)
 
 
@@ -211,9 +207,7 @@ def refresh_engagement(
 ) -> int:
     """Read back favourites, reblogs and replies of recent posts not fetched for ``every``.
     Returns how many posts were updated. What the scheduler calls every few minutes."""
-    from herald.channels.registry import channel_for as default_channel_for
-
-    channel_for = channel_for or default_channel_for
+    channel_for = channel_for or registry.channel_for
     now = clock.now()
     with db.session() as session:
         due = session.execute(

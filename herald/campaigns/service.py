@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from herald.audiences.models import Segment
 from herald.campaigns import schedules, status
 from herald.campaigns.models import Batch, Campaign, Delivery, Run, Variant
-from herald.channels.registry import CHANNELS, channel_class
+from herald.campaigns.senders import SENDERS, sender_class
 from herald.core import clock
 from herald.core.errors import Conflict, NotFound, ValidationError
 
@@ -37,7 +37,7 @@ def check_variants(channel: str, variants: Any) -> list[dict[str, Any]]:
     field and line (``variants[1].html``)."""
     if not isinstance(variants, list) or not variants:
         raise ValidationError("variants must be a non-empty list", {"variants": "required"})
-    cls = channel_class(channel)
+    cls = sender_class(channel)
     problems: dict[str, str] = {}
     names: set[str] = set()
     out: list[dict[str, Any]] = []
@@ -135,10 +135,10 @@ def clean_campaign(session: Session, payload: Any, default_zone: ZoneInfo) -> di
     if not name or len(name) > 200:
         raise ValidationError("name must be 1 to 200 characters", {"name": "1 to 200 characters"})
     channel = _require(payload, "channel", str, "text")
-    if channel not in CHANNELS:
-        channel_class(channel)
+    if channel not in SENDERS:
+        sender_class(channel)
     segment_id = payload.get("segment_id")
-    cls = channel_class(channel)
+    cls = sender_class(channel)
     if segment_id is not None:
         if not isinstance(segment_id, int) or isinstance(segment_id, bool):
             raise ValidationError("segment_id must be a whole number", {"segment_id": "not an id"})

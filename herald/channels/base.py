@@ -69,17 +69,6 @@ class RunInfo:
     started_at: datetime
 
 
-class TemplateProblem(ValueError):
-    """A variant's template does not compile; names the field and the line."""
-
-    def __init__(self, field: str, message: str, line: int | None = None) -> None:
-        where = f" (line {line})" if line else ""
-        super().__init__(f"{field}{where}: {message}")
-        self.field = field
-        self.line = line
-        self.detail = message
-
-
 class Channel(Protocol):
     """What every channel class provides. ``address`` names the contact field it delivers to
     (``email`` or ``phone``); ``None`` for channels that post once per run (social)."""

@@ -15,7 +15,6 @@ from email.utils import getaddresses
 from functools import cached_property
 from typing import Any, ClassVar
 
-from herald.campaigns import render as templates
 from herald.channels.base import Outcome, Recipient, RunInfo
 from herald.channels.email_content import PreparedContent, prepare_content
 from herald.channels.email_mime import (
@@ -26,11 +25,11 @@ from herald.channels.email_mime import (
     format_date,
     format_to,
 )
-from herald.channels.feedback import hard_bounce_limit
 from herald.channels.ratelimit import Limiter, limiter_for
 from herald.channels.smtp_pool import SmtpPool
 from herald.core import clock
-from herald.core.settings import Settings
+from herald.core.settings import Settings, hard_bounce_limit
+from herald.templating import render as templates
 
 TEMPLATE_FIELDS = {"subject": False, "html": True, "text": False}
 

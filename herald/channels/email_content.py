@@ -19,8 +19,8 @@ import css_inline
 from inscriptis import get_text
 from inscriptis.model.config import ParserConfig
 
-from herald.campaigns import render as templates
-from herald.campaigns.tracking import click_url, open_url
+from herald.templating import render as templates
+from herald.templating.tracking import click_url, open_url
 
 _HREF = re.compile(r"""(<(?:a|area)\b[^>]*?(?<![\w-])href\s*=\s*)(["'])(.*?)\2""", re.I | re.S)
 _JINJA = re.compile(r"{{.*?}}|{%.*?%}|{#.*?#}", re.S)

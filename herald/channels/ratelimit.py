@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any, Protocol
 
-from herald.core.settings import ConfigError, Settings
+from herald.core.settings import Settings, provider_rate
 
 log = logging.getLogger(__name__)
 
@@ -114,19 +114,6 @@ class RedisBucket(_Bucket):
         except Exception as exc:  # redis.RedisError, OSError: keep sending, at the local rate
             log.warning("rate limit bucket %s unreachable, using a local one: %s", self.key, exc)
             return self._fallback._take()
-
-
-def provider_rate(settings: Settings, provider: str) -> float:
-    """``HERALD_<PROVIDER>_RATE`` in messages per second; 0 when unset."""
-    name = f"HERALD_{provider.upper()}_RATE"
-    raw = (settings.extra.get(name) or "0").strip()
-    try:
-        rate = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}: {raw!r} is not a number of messages per second") from None
-    if rate < 0:
-        raise ConfigError(f"{name}: {raw!r} must be 0 (unlimited) or more")
-    return rate
 
 
 def limiter_for(settings: Settings, provider: str, prefix: str = "herald:rate:") -> Limiter:

@@ -14,11 +14,11 @@ from typing import Any, ClassVar
 import phonenumbers
 import requests
 
-from herald.campaigns import render as templates
 from herald.channels import http
 from herald.channels.base import Outcome, Recipient, RunInfo
 from herald.channels.ratelimit import Limiter, limiter_for
 from herald.core.settings import Settings
+from herald.templating import render as templates
 
 TEMPLATE_FIELDS = {"body": False}
 MAX_BODY = 1600  # Twilio's limit on one message's body, in characters

@@ -19,11 +19,11 @@ from typing import Any, ClassVar
 
 import requests
 
-from herald.campaigns import render as templates
 from herald.channels import http
 from herald.channels.base import Outcome, Recipient, RunInfo
 from herald.channels.ratelimit import Limiter, limiter_for
 from herald.core.settings import Settings
+from herald.templating import render as templates
 
 TEMPLATE_FIELDS = {"status": False}
 VISIBILITIES = ("public", "unlisted", "private", "direct")

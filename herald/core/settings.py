@@ -336,9 +336,6 @@ class Settings:
 def _check_channel_settings(settings: Settings) -> None:
     """Settings the channels read: checked here so a bad value stops the process at start, not
     a worker at its first send."""
-    from herald.channels.feedback import hard_bounce_limit
-    from herald.channels.ratelimit import provider_rate
-
     for provider in ("email", "sms", "social", "shop"):
         provider_rate(settings, provider)
     hard_bounce_limit(settings)
@@ -352,6 +349,28 @@ def _check_channel_settings(settings: Settings) -> None:
             raise ConfigError(
                 f"HERALD_DKIM_KEY_FILE: {str(settings.dkim_key_file)!r} holds no PEM private key"
             )
+
+
+def provider_rate(settings: Settings, provider: str) -> float:
+    """``HERALD_<PROVIDER>_RATE`` in messages per second; 0 when unset."""
+    name = f"HERALD_{provider.upper()}_RATE"
+    raw = (settings.extra.get(name) or "0").strip()
+    try:
+        rate = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: {raw!r} is not a number of messages per second") from None
+    if rate < 0:
+        raise ConfigError(f"{name}: {raw!r} must be 0 (unlimited) or more")
+    return rate
+
+
+def hard_bounce_limit(settings: Settings) -> int:
+    """``HERALD_HARD_BOUNCE_LIMIT`` (default 1): hard bounces after which an address is
+    suppressed for email."""
+    raw = (settings.extra.get("HERALD_HARD_BOUNCE_LIMIT") or "1").strip()
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"HERALD_HARD_BOUNCE_LIMIT: {raw!r} is not a whole number of 1 or more")
+    return int(raw)
 
 
 def _rate_limit(name: str, raw: str) -> str:

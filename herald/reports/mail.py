@@ -27,6 +27,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
+from herald.channels.smtp_pool import tls_context
 from herald.core import clock
 from herald.core.db import Database
 from herald.core.errors import HeraldError
@@ -122,8 +123,6 @@ def build_message(report: dict[str, Any], sender: str, recipients: list[str]) ->
 
 def deliver(settings: Settings, message: EmailMessage, recipients: list[str]) -> None:
     """Hand the message to the configured SMTP server (TLS and login per settings)."""
-    from herald.channels.smtp_pool import tls_context
-
     host, port, timeout = settings.smtp_host, settings.smtp_port, settings.smtp_timeout
     if settings.smtp_tls == "ssl":
         smtp: smtplib.SMTP = smtplib.SMTP_SSL(

@@ -28,7 +28,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from sqlalchemy.exc import IntegrityError
 
-from herald.channels import feedback
+from herald.campaigns import feedback
 from herald.channels.dsn import NotAReport, parse_dsn
 from herald.web import deps
 

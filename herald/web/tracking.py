@@ -14,9 +14,9 @@ import logging
 from flask import Blueprint, Flask, Response, redirect, request
 from markupsafe import escape
 
-from herald.campaigns.tracking import is_machine_event, read_click, read_delivery
-from herald.channels import feedback
+from herald.campaigns import feedback
 from herald.core import clock
+from herald.templating.tracking import is_machine_event, read_click, read_delivery
 from herald.web import deps
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from herald.campaigns import dispatch
+from herald.audiences import importing
+from herald.campaigns import coupons, dispatch, posts
+from herald.reports.mail import send_weekly_once
 from herald.workers import context
 from herald.workers.celery_app import celery
 
@@ -46,8 +48,6 @@ def refresh_social_engagement() -> dict[str, int]:
     """Read back favourites, reblogs and replies of recent social posts, and mark coupons
     redeemed by stored orders (both feed campaign stats; the scheduler runs this every few
     minutes)."""
-    from herald.campaigns import coupons, posts
-
     db = context.database()
     refreshed = posts.refresh_engagement(db, context.settings())
     with db.session() as session:
@@ -59,8 +59,6 @@ def refresh_social_engagement() -> dict[str, int]:
 def import_contacts(job_id: int) -> dict[str, object]:
     """Run one CSV import job (see herald.audiences.importing.create_job); progress is kept on
     the ImportJob row so the admin can poll it."""
-    from herald.audiences import importing
-
     job = importing.run_job(
         context.database(), job_id, region=context.settings().default_phone_region
     )
@@ -80,7 +78,5 @@ def import_contacts(job_id: int) -> dict[str, object]:
 def weekly_report(week: str | None = None) -> dict[str, str]:
     """Build and email the weekly report for ``week`` (default: the week before this one); a
     week already sent is not sent again."""
-    from herald.reports.mail import send_weekly_once
-
     outcome = send_weekly_once(context.database(), context.settings(), week)
     return {"week": week or "previous", "outcome": outcome}

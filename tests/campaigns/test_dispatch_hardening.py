@@ -10,8 +10,8 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 
 from herald.campaigns import dispatch, service
-from herald.campaigns.dispatch import _write_held
 from herald.campaigns.models import Batch, Campaign, Delivery, Run
+from herald.campaigns.sending import write_held
 from herald.channels import registry
 from herald.core import clock
 from tests.conftest import make_settings
@@ -87,7 +87,7 @@ def test_a_stale_worker_cannot_overwrite_rows_it_no_longer_holds(db, tmp_path, d
             update(Delivery).where(Delivery.id == ids[2]).values(status="sending", claimed_at=stamp)
         )
     with db.session() as session:
-        _write_held(
+        write_held(
             session, [{"id": i, "status": "failed", "reason": "late news"} for i in ids], stamp
         )
     with db.session() as session:

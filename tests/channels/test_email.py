@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from herald.audiences.models import Event, Suppression
 from herald.campaigns.models import Delivery
-from herald.campaigns.tracking import read_click, read_delivery
 from herald.core import clock
+from herald.templating.tracking import read_click, read_delivery
 from tests.conftest import make_settings
 from tests.helpers import drain
 

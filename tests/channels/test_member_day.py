@@ -19,7 +19,7 @@ from herald.audiences.models import Event
 from herald.campaigns import coupons, metrics, service
 from herald.campaigns.coupons import Coupon
 from herald.campaigns.models import Batch, Delivery
-from herald.channels.registry import close_all
+from herald.campaigns.senders import close_all
 from herald.core import clock
 from herald.core.errors import ValidationError
 from tests.channels.fake_provider import Answer, fake_provider

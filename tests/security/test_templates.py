@@ -94,7 +94,7 @@ def test_missing_member_data_and_modest_arithmetic_still_save(client, auth):
 def test_the_sandbox_limits_repetition_at_send_time_too():
     from jinja2.exceptions import SecurityError
 
-    from herald.campaigns import render
+    from herald.templating import render
 
     template = render.compile_template("html", "{{ contact.name * contact.times }}", html=True)
     assert render.render(template, {"contact": {"name": "ab", "times": 3}}) == "ababab"

@@ -190,7 +190,7 @@ def test_one_click_unsubscribe_revokes_consent_suppresses_and_records_once(clien
 def test_the_machine_rule_on_its_own():
     from datetime import UTC, datetime
 
-    from herald.campaigns.tracking import is_machine_event
+    from herald.templating.tracking import is_machine_event
 
     now = datetime(2026, 11, 11, 10, 0, 10, tzinfo=UTC)
     window = timedelta(seconds=2)
@@ -229,7 +229,7 @@ def test_a_malformed_email_setting_stops_every_process_at_start(tmp_path, name, 
     ],
 )
 def test_a_signed_click_target_with_whitespace_or_controls_is_a_404(client, app, target):
-    from herald.campaigns.tracking import make_token
+    from herald.templating.tracking import make_token
 
     secret = app.extensions["herald.settings"].secret_key
     answer = client.get("/t/c/" + make_token(secret, "click", [1, target]))
@@ -247,7 +247,7 @@ def test_a_signed_click_target_with_whitespace_or_controls_is_a_404(client, app,
     ],
 )
 def test_link_rewriting_never_signs_whitespace_or_controls(client, app, target, cleaned):
-    from herald.campaigns.tracking import click_url, read_click
+    from herald.templating.tracking import click_url, read_click
 
     secret = app.extensions["herald.settings"].secret_key
     url = click_url("http://herald.test", secret, 1, target)
@@ -259,7 +259,7 @@ def test_link_rewriting_never_signs_whitespace_or_controls(client, app, target, 
 
 @pytest.mark.parametrize("delivery_id", [2**70, 2**31, -1, 0, True])
 def test_tokens_with_ids_beyond_the_database_range_are_a_404(client, app, delivery_id):
-    from herald.campaigns.tracking import make_token
+    from herald.templating.tracking import make_token
 
     secret = app.extensions["herald.settings"].secret_key
     paths = [

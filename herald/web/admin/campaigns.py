@@ -344,9 +344,9 @@ def _sms_preview(session: Any, campaign: Campaign) -> dict[str, Any] | None:
     with the first member of the audience (names and links change the length)."""
     if campaign.channel != "sms" or not campaign.variants:
         return None
-    from herald.campaigns import render
     from herald.campaigns.dispatch import audience, contact_context
     from herald.channels.sms import segments
+    from herald.templating import render
 
     body = str(campaign.variants[0].content.get("body", ""))
     encoding, count = segments(body)

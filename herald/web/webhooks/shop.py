@@ -8,9 +8,9 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from sqlalchemy.exc import IntegrityError
 
-from herald.audiences import shop
 from herald.core import clock
 from herald.core.errors import HeraldError
+from herald.intake import shop
 from herald.web import deps
 from herald.web.webhooks import common
 
@@ -34,7 +34,7 @@ def receive() -> Any:
             return jsonify(status="duplicate", webhook_id=webhook_id), 200
         kind, data = shop.check(common.parse(body))
         inbox = common.record(session, SOURCE, webhook_id, kind, common.parse(body))
-        event = shop.apply(session, kind, data, region=deps.settings().default_phone_region)
+        event = shop.receive(session, kind, data, region=deps.settings().default_phone_region)
         inbox.processed_at, inbox.event_id = clock.now(), event.id
         session.commit()
     except common.Refused as refused:

@@ -12,6 +12,7 @@ from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, jsonify, request
 
+from herald.campaigns import sms_feedback as sms_records
 from herald.channels import sms_feedback
 from herald.web import deps
 
@@ -50,7 +51,7 @@ def status() -> Any:
     if params is None:
         return _forbidden()
     session = deps.session()
-    sms_feedback.record_status(session, params)
+    sms_records.record_status(session, params)
     session.commit()
     return Response(status=204)
 
@@ -67,6 +68,6 @@ def inbound() -> Any:
     if phone is None:
         return _twiml()
     session = deps.session()
-    sms_feedback.opt_out(session, phone)
+    sms_records.opt_out(session, phone)
     session.commit()
     return _twiml(STOP_REPLY)

@@ -16,9 +16,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from herald.audiences.models import Consent, Contact, Event
+from herald.audiences.suppression import suppress as add_suppression
 from herald.campaigns.models import Delivery, Run
 from herald.core import clock
-from herald.core.settings import ConfigError, Settings
+from herald.core.settings import Settings, hard_bounce_limit
 
 
 @dataclass(frozen=True)
@@ -30,15 +31,6 @@ class DeliveryRef:
     campaign_id: int | None
     contact_id: int | None
     sent_at: datetime | None = None
-
-
-def hard_bounce_limit(settings: Settings) -> int:
-    """``HERALD_HARD_BOUNCE_LIMIT`` (default 1): hard bounces after which an address is
-    suppressed for email."""
-    raw = (settings.extra.get("HERALD_HARD_BOUNCE_LIMIT") or "1").strip()
-    if not raw.isdigit() or int(raw) < 1:
-        raise ConfigError(f"HERALD_HARD_BOUNCE_LIMIT: {raw!r} is not a whole number of 1 or more")
-    return int(raw)
 
 
 def find_delivery(session: Session, delivery_id: int) -> DeliveryRef | None:
@@ -90,8 +82,6 @@ def record_event(
 def suppress(session: Session, channel: str, address: str, reason: str, detail: str = "") -> None:
     """Suppress ``address`` on ``channel`` (reason ``hard_bounce``, ``complaint`` or
     ``unsubscribe``); idempotent, and withdraws the matching members' consent."""
-    from herald.audiences.suppression import suppress as add_suppression
-
     add_suppression(session, channel, address, reason, detail)
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from herald.abtest import stats
 from herald.campaigns import metrics
 from herald.campaigns import status as st
+from herald.campaigns.closing import finish_run_if_done
 from herald.campaigns.models import Batch, Campaign, Delivery, Run, Variant
 from herald.core.settings import Settings
 
@@ -152,7 +153,5 @@ def _decide(session: Session, settings: Settings, run_id: int, now: datetime) ->
         decision["reason"],
     )
     if not released:
-        from herald.campaigns.dispatch import finish_run_if_done
-
         finish_run_if_done(session, run.id, settings, now)
     return released if campaign.status == "sending" else []

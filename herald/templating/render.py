@@ -11,9 +11,18 @@ from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
 from jinja2.nodes import Impossible
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from herald.channels.base import TemplateProblem
-
 TEMPLATE_NAMES = ("contact", "campaign", "coupon", "unsubscribe_url", "event")
+
+
+class TemplateProblem(ValueError):
+    """A variant's template does not compile; names the field and the line."""
+
+    def __init__(self, field: str, message: str, line: int | None = None) -> None:
+        where = f" (line {line})" if line else ""
+        super().__init__(f"{field}{where}: {message}")
+        self.field = field
+        self.line = line
+        self.detail = message
 
 
 class _Blank(Undefined):

@@ -1,0 +1,66 @@
+"""Recovering what a dead worker left behind, and when to try a failed hand-off again.
+
+Rows left ``sending`` by a worker that died have an unknown outcome: they are flagged uncertain
+(and counted), handed off once more only where the channel makes that harmless, and failed once
+they reach the attempt ceiling. Transient failures wait an exponential, jittered back-off.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from sqlalchemy import and_, update
+from sqlalchemy.orm import Session
+
+from herald.campaigns import status as st
+from herald.campaigns.models import Batch, Delivery
+from herald.core import clock
+
+MAX_ATTEMPTS = 5
+BACKOFF_BASE = 2.0
+BACKOFF_CEILING = 600.0
+
+
+def recover_in_flight(session: Session, batch: Batch, channel: Any) -> int:
+    """Rows left ``sending`` by a worker that died: their hand-off's outcome is unknown. They are
+    flagged uncertain (and counted); a channel whose second hand-off is harmless (the same
+    Message-ID, an idempotency key) gets them again, the others keep them ``uncertain``."""
+    in_flight = and_(
+        Delivery.run_id == batch.run_id,
+        Delivery.batch_seq == batch.seq,
+        Delivery.status == st.SENDING,
+    )
+    exhausted = session.execute(
+        update(Delivery)
+        .where(in_flight, Delivery.attempts >= MAX_ATTEMPTS)
+        .values(
+            status=st.FAILED,
+            uncertain=True,
+            reason=f"gave up after {MAX_ATTEMPTS} attempts: the worker stopped mid-send each time",
+            updated_at=clock.now(),
+        )
+    ).rowcount
+    resend = getattr(channel, "resend_uncertain", False)
+    values: dict[str, Any] = {"uncertain": True, "updated_at": clock.now()}
+    if resend:
+        values.update(status=st.PENDING, reason="handed off again after a worker stopped mid-send")
+    else:
+        values.update(
+            status=st.UNCERTAIN,
+            reason="worker stopped mid-send; outcome unknown, not resent (resend from the admin)",
+        )
+    return exhausted + session.execute(update(Delivery).where(in_flight).values(**values)).rowcount
+
+
+def backoff(
+    attempt: int, retry_after: float | None = None, rng: random.Random | None = None
+) -> float:
+    """Seconds before retry number ``attempt``: exponential from 2 s with full jitter, capped;
+    a provider's Retry-After is honoured up to the cap."""
+    rng = rng or random.Random()
+    ceiling = min(BACKOFF_CEILING, BACKOFF_BASE * (2 ** max(0, attempt - 1)))
+    delay = rng.uniform(ceiling / 2, ceiling)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, BACKOFF_CEILING))
+    return delay

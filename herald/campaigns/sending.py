@@ -1,0 +1,377 @@
+"""Sending a batch: chunk by chunk, apply the send policy, claim the rows, hand them to the
+channel and close them in the ledger.
+
+A worker claims a batch under a lease (:mod:`herald.campaigns.leases`), recovers rows a dead
+worker left in flight (:mod:`herald.campaigns.recovery`), then per chunk: screens the rows through
+the send policy (:mod:`herald.campaigns.screening`), claims the sendable ones ``pending`` →
+``sending``, hands each to the channel and closes all of them in one write that also renews the
+lease. Rows are closed only while this worker's claim still holds them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from herald.audiences.models import Contact
+from herald.campaigns import posts, senders
+from herald.campaigns import status as st
+from herald.campaigns.closing import finish_run_if_done
+from herald.campaigns.context import contact_context
+from herald.campaigns.feedback import record_outcome_events
+from herald.campaigns.leases import claim_batch, release, stop_reason
+from herald.campaigns.models import Batch, Campaign, Delivery, Run
+from herald.campaigns.policy import Rules
+from herald.campaigns.recovery import MAX_ATTEMPTS, backoff, recover_in_flight
+from herald.campaigns.screening import screen
+from herald.channels.base import Channel, Outcome, Recipient, RunInfo
+from herald.core import clock
+from herald.core.db import Database
+from herald.core.settings import Settings
+from herald.templating.tracking import unsubscribe_url
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchReport:
+    """What one pass over a batch did (for logs and tests)."""
+
+    batch_id: int
+    claimed: bool = False
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    deferred: int = 0
+    retried: int = 0
+    recovered: int = 0
+    stopped: str | None = None
+    outcomes: list[tuple[int, str]] = field(default_factory=list)
+
+
+def send_batch(
+    db: Database,
+    settings: Settings,
+    batch_id: int,
+    channel_for: Callable[[str, Settings], Channel] | None = None,
+) -> BatchReport:
+    """Send every pending delivery of a batch. Safe to call twice or concurrently: the lease and
+    the per-row claim let only one caller hand any row to the channel."""
+    channel_for = channel_for or senders.sender_for
+    report = BatchReport(batch_id)
+    with db.session() as session:
+        fence = claim_batch(session, batch_id, clock.now(), settings.batch_lease)
+    if fence is None:
+        return report
+    report.claimed = True
+    with db.session() as session:
+        batch = session.get(Batch, batch_id)
+        assert batch is not None
+        run = session.get(Run, batch.run_id)
+        assert run is not None
+        campaign = session.get(Campaign, run.campaign_id)
+        assert campaign is not None
+        channel = channel_for(campaign.channel, settings)
+        if stop_reason(session, campaign.id) == "paused":
+            release(session, batch_id, fence)
+            report.stopped = "paused"
+            return report
+        sender: BatchSender | posts.RunPoster
+        if getattr(channel, "per_run", False):
+            sender = posts.RunPoster(settings, campaign, run, batch, channel, fence, report)
+        else:
+            report.recovered = recover_in_flight(session, batch, channel)
+            sender = BatchSender(settings, campaign, run, batch, channel, fence, report)
+    sender.run(db)
+    return report
+
+
+class BatchSender:
+    """One pass over one batch, chunk by chunk."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        campaign: Campaign,
+        run: Run,
+        batch: Batch,
+        channel: Channel,
+        fence: int,
+        report: BatchReport,
+    ) -> None:
+        self.settings = settings
+        self.campaign_id = campaign.id
+        self.campaign_name = campaign.name
+        self.schedule = dict(campaign.schedule or {})
+        self.transactional = bool(self.schedule.get("transactional"))
+        self.run_id = run.id
+        self.run_started = run.started_at
+        self.batch_id = batch.id
+        self.seq = batch.seq
+        self.channel = channel
+        self.fence = fence
+        self.report = report
+        self.prepared: dict[int, Any] = {}
+        self.variants = {v.id: v for v in campaign.variants}
+        self.renewed_at = time.monotonic()  # the claim took the lease just now
+        self.claim_stamp: datetime | None = None
+        self.rules = Rules(
+            address_field=channel.address,
+            frequency_cap=settings.frequency_cap if channel.marketing else None,
+            quiet_hours=getattr(channel, "quiet_hours", None),
+        )
+
+    def run(self, db: Database) -> None:
+        last_id = 0
+        while True:
+            with db.session() as session:
+                stop = stop_reason(session, self.campaign_id)
+                if stop == "paused":
+                    release(session, self.batch_id, self.fence)
+                    self.report.stopped = "paused"
+                    return
+                if stop == "cancelled":
+                    self._cancel_rest(session)
+                    break
+                rows = self._next_chunk(session, last_id)
+                if not rows:
+                    break
+                last_id = rows[-1][0].id
+                screened = screen(
+                    session,
+                    self.settings,
+                    self.channel,
+                    self.rules,
+                    self.run_id,
+                    rows,
+                    transactional=self.transactional,
+                )
+                self.report.skipped += screened.skipped
+                self.report.deferred += screened.deferred
+                to_send = screened.sendable
+                claimed = self._claim(session, [d.id for d, _ in to_send])
+            to_send = [(d, c) for d, c in to_send if d.id in claimed]
+            outcomes = []
+            for delivery, contact in to_send:
+                if not self._keep_lease(db):
+                    break  # another worker holds the batch now: hand nothing more off
+                outcomes.append((delivery, self._hand_off(delivery, contact)))
+            with db.session() as session:
+                self._record(session, outcomes)
+                if not self._renew_lease(session):
+                    self.report.stopped = "lease lost"
+                    return
+        with db.session() as session:
+            self._finish(session)
+
+    def _next_chunk(self, session: Session, after_id: int) -> list[tuple[Delivery, Contact]]:
+        now = clock.now()
+        return list(
+            session.execute(
+                select(Delivery, Contact)
+                .join(Contact, Contact.id == Delivery.contact_id)
+                .where(
+                    Delivery.run_id == self.run_id,
+                    Delivery.batch_seq == self.seq,
+                    Delivery.status == st.PENDING,
+                    Delivery.id > after_id,
+                    or_(Delivery.not_before.is_(None), Delivery.not_before <= now),
+                )
+                .order_by(Delivery.id)
+                .limit(self.settings.flush_every)
+            ).all()
+        )
+
+    def _claim(self, session: Session, ids: list[int]) -> set[int]:
+        if not ids:
+            return set()
+        now = clock.now()
+        self.claim_stamp = now
+        return set(
+            session.scalars(
+                update(Delivery)
+                .where(Delivery.id.in_(ids), Delivery.status == st.PENDING)
+                .values(status=st.SENDING, claimed_at=now, attempts=Delivery.attempts + 1)
+                .returning(Delivery.id)
+                # the loaded rows keep their pre-claim attempts: _record counts this one itself
+                .execution_options(synchronize_session=False)
+            )
+        )
+
+    def _hand_off(self, delivery: Delivery, contact: Contact) -> Outcome:
+        try:
+            prepared = self._prepared(delivery.variant_id)
+            message = self.channel.render(prepared, self._recipient(delivery, contact))
+        except Exception as exc:
+            # a template that compiled at save time can still fail on one member's data
+            log.warning("render failed for delivery %s: %s", delivery.id, exc)
+            return Outcome.permanent(f"template error: {exc}")
+        try:
+            return self.channel.send(message)
+        except Exception as exc:
+            # a channel bug or an outage it did not classify: retried within the ceiling, and
+            # the chunk's other outcomes are still recorded
+            log.exception("channel %s raised for delivery %s", self.channel.kind, delivery.id)
+            return Outcome.transient(f"unexpected error: {exc!r}"[:400])
+
+    def _prepared(self, variant_id: int | None) -> Any:
+        key = variant_id or 0
+        if key not in self.prepared:
+            variant = (
+                self.variants.get(variant_id) if variant_id else next(iter(self.variants.values()))
+            )
+            assert variant is not None
+            self.prepared[key] = self.channel.prepare(
+                RunInfo(
+                    campaign_id=self.campaign_id,
+                    campaign_name=self.campaign_name,
+                    run_id=self.run_id,
+                    variant_id=variant.id,
+                    variant_name=variant.name,
+                    content=variant.content,
+                    started_at=self.run_started,
+                )
+            )
+        return self.prepared[key]
+
+    def _recipient(self, delivery: Delivery, contact: Contact) -> Recipient:
+        secret = self.settings.secret_key
+        unsubscribe = unsubscribe_url(self.settings.public_url, secret, delivery.id)
+        context = {
+            "contact": contact_context(contact),
+            "campaign": {"id": self.campaign_id, "name": self.campaign_name},
+            "coupon": {},
+            "unsubscribe_url": unsubscribe,
+            "event": dict(delivery.data or {}),
+        }
+        return Recipient(
+            contact_id=contact.id,
+            delivery_id=delivery.id,
+            email=contact.email,
+            phone=contact.phone,
+            context=context,
+        )
+
+    def _record(self, session: Session, outcomes: Iterable[tuple[Delivery, Outcome]]) -> None:
+        now = clock.now()
+        updates: list[dict[str, Any]] = []
+        events: list[tuple[Delivery, Any]] = []
+        for delivery, outcome in outcomes:
+            if outcome.event is not None:
+                events.append((delivery, outcome.event))
+            row: dict[str, Any] = {"id": delivery.id, "updated_at": now}
+            attempts = delivery.attempts + 1
+            if outcome.status == "sent":
+                row.update(
+                    status=st.SENT,
+                    provider_id=outcome.provider_id,
+                    sent_at=now,
+                    reason=outcome.reason,  # a note on a success (member day: notices sent)
+                )
+                self.report.sent += 1
+            elif outcome.status == "transient" and attempts < MAX_ATTEMPTS:
+                delay = backoff(attempts, outcome.retry_after)
+                row.update(
+                    status=st.PENDING,
+                    reason=f"retrying: {outcome.reason}",
+                    not_before=now + timedelta(seconds=delay),
+                )
+                self.report.retried += 1
+            else:
+                reason = outcome.reason or "failed"
+                if outcome.status == "transient":
+                    reason = f"gave up after {attempts} attempts: {reason}"
+                row.update(status=st.FAILED, reason=reason[:500])
+                self.report.failed += 1
+            self.report.outcomes.append((delivery.id, row["status"]))
+            updates.append(row)
+        if updates:
+            write_held(session, updates, self.claim_stamp)
+        if events:
+            # e.g. a hard bounce reported synchronously by SMTP: event + suppression, same commit
+            record_outcome_events(session, self.settings, self.campaign_id, events)
+
+    def _keep_lease(self, db: Database) -> bool:
+        """Renew the lease once a third of it has passed, so a slow provider does not let it
+        expire under a live worker; False once another worker holds the batch."""
+        if time.monotonic() - self.renewed_at < self.settings.batch_lease.total_seconds() / 3:
+            return True
+        with db.session() as session:
+            return self._renew_lease(session)
+
+    def _renew_lease(self, session: Session) -> bool:
+        renewed = session.execute(
+            update(Batch)
+            .where(
+                Batch.id == self.batch_id, Batch.attempts == self.fence, Batch.status == "running"
+            )
+            .values(lease_until=clock.now() + self.settings.batch_lease)
+        ).rowcount
+        self.renewed_at = time.monotonic()
+        return renewed == 1
+
+    def _cancel_rest(self, session: Session) -> None:
+        session.execute(
+            update(Delivery)
+            .where(
+                Delivery.run_id == self.run_id,
+                Delivery.batch_seq == self.seq,
+                Delivery.status == st.PENDING,
+            )
+            .values(status=st.CANCELLED, reason="campaign cancelled", updated_at=clock.now())
+        )
+
+    def _finish(self, session: Session) -> None:
+        now = clock.now()
+        waiting = session.scalar(
+            select(func.min(func.coalesce(Delivery.not_before, now))).where(
+                Delivery.run_id == self.run_id,
+                Delivery.batch_seq == self.seq,
+                Delivery.status.in_((st.PENDING, st.SENDING)),
+            )
+        )
+        if waiting is not None:
+            # retries or deferrals remain: wake this batch when the first falls due
+            session.execute(
+                update(Batch)
+                .where(Batch.id == self.batch_id, Batch.attempts == self.fence)
+                .values(status="queued", lease_until=max(waiting, now), enqueued_at=None)
+            )
+            return
+        done = session.execute(
+            update(Batch)
+            .where(Batch.id == self.batch_id, Batch.attempts == self.fence)
+            .values(status="done", finished_at=now, lease_until=None)
+        ).rowcount
+        if done:
+            finish_run_if_done(session, self.run_id, self.settings, now)
+
+
+def write_held(session: Session, rows: list[dict[str, Any]], stamp: datetime | None) -> None:
+    """Close ledger rows, but only those still ``sending`` under this worker's claim: a worker
+    that lost its lease must not overwrite what the new holder recovered or sent."""
+    table = Delivery.__table__
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    for keys, group in groups.items():
+        values = {k: bindparam(f"v_{k}", type_=table.c[k].type) for k in keys if k != "id"}
+        statement = (
+            table.update()
+            .where(
+                table.c.id == bindparam("v_id"),
+                table.c.status == st.SENDING,
+                table.c.claimed_at == bindparam("v_stamp", type_=table.c.claimed_at.type),
+            )
+            .values(**values)
+        )
+        session.execute(
+            statement, [{**{f"v_{k}": v for k, v in r.items()}, "v_stamp": stamp} for r in group]
+        )
