@@ -247,20 +247,20 @@ def test_arming_a_once_schedule_in_the_past_is_refused(client, auth):
 
 
 def test_a_campaign_that_cannot_be_planned_fails_alone(client, auth, db, settings, monkeypatch):
-    from herald.campaigns import dispatch
+    from herald.campaigns import dispatch, planning
 
     good = client.post("/api/v1/campaigns", json=email_campaign(name="good"), headers=auth).json
     bad = client.post("/api/v1/campaigns", json=email_campaign(name="bad"), headers=auth).json
     for campaign in (bad, good):
         client.post(f"/api/v1/campaigns/{campaign['id']}/send-now", headers=auth)
-    real = dispatch.plan_run
+    real = planning.plan_run
 
     def plan(session, settings, campaign, due_at, now):  # type: ignore[no-untyped-def]
         if campaign.name == "bad":
             raise RuntimeError("corrupt segment")
         return real(session, settings, campaign, due_at, now)
 
-    monkeypatch.setattr(dispatch, "plan_run", plan)
+    monkeypatch.setattr(planning, "plan_run", plan)
     dispatch.tick(db, settings)
     assert client.get(f"/api/v1/campaigns/{bad['id']}", headers=auth).json["status"] == "failed"
     assert client.get(f"/api/v1/campaigns/{good['id']}", headers=auth).json["status"] == "sent"

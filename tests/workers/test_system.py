@@ -133,8 +133,12 @@ def test_redis_dying_mid_send_loses_no_message(pg_url, tmp_path):
             producer.send_task("herald.tick", queue=queue, expires=10)
 
     try:
-        tick()
-        wait_for(lambda: len(recorder.messages) >= 200, 60, what="200 messages")
+
+        def started() -> bool:
+            tick()  # as the scheduler would, every second: a tick expired unread is no loss
+            return len(recorder.messages) >= 200
+
+        wait_for(started, 60, interval=1.0, what="200 messages")
         kill_hard(redis_server)  # every queued wake-up is gone
         time.sleep(1)
         redis_server = start_redis(redis_port, redis_dir)
