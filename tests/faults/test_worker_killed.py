@@ -70,8 +70,12 @@ def test_a_killed_worker_loses_nothing_and_duplicates_are_bounded(pg_url, tmp_pa
     first = start_worker(env, tmp_path / "worker1.log", CONCURRENCY)
     second = None
     try:
-        tick()
-        wait_for(lambda: len(recorder.messages) >= 600, 90, what="600 messages before the kill")
+
+        def sending() -> bool:
+            tick()  # as the scheduler would: a tick that expired before the worker was up
+            return len(recorder.messages) >= 600
+
+        wait_for(sending, 90, interval=1.0, what="600 messages before the kill")
         kill_hard(first)
         at_kill = len(recorder.messages)
         assert at_kill < RECIPIENTS, "the send finished before the kill: make it slower"
