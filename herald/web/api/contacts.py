@@ -58,6 +58,7 @@ def patch_contact(id: int) -> Any:
     contact = _live(id)
     values = contacts.clean(json_body(), deps.settings().default_phone_region, partial=True)
     contacts.check_email_free(session, contact, values)
+    contacts.check_external_id_free(session, contact, values)
     contacts.apply(session, contact, values, source="api")
     session.commit()
     return contacts.to_dict(contact)
