@@ -137,9 +137,7 @@ def _node(node: Any, path: str, ctx: Context, depth: int = 1) -> Cond:
         children = node[key]
         if not isinstance(children, list):
             raise R.invalid(f"{path}.{key}", "must be a list of conditions")
-        parts = [
-            _node(c, f"{path}.{key}[{i}]", ctx, depth + 1) for i, c in enumerate(children)
-        ]
+        parts = [_node(c, f"{path}.{key}[{i}]", ctx, depth + 1) for i, c in enumerate(children)]
         if key == "all":
             return and_(true(), *parts)
         return or_(false(), *parts)

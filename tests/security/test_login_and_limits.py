@@ -58,14 +58,20 @@ def test_login_throttling_counts_failures_per_account_across_addresses(app, view
     ]
     assert codes == [401, 401, 401, 429]
     # another account from the same addresses is not locked out with it
-    assert _attempt(client, "other@example.com", environ_base={"REMOTE_ADDR": "10.0.0.1"}).status_code == 401
+    assert (
+        _attempt(client, "other@example.com", environ_base={"REMOTE_ADDR": "10.0.0.1"}).status_code
+        == 401
+    )
 
 
 def test_login_throttling_per_address_lets_the_real_user_in_from_elsewhere(app, viewer):
     app.config["HERALD_LOGIN_RATE_LIMIT"] = "3 per minute"
     client = app.test_client()
     attacker = {"REMOTE_ADDR": "198.51.100.7"}
-    codes = [_attempt(client, f"guess{i}@example.com", environ_base=attacker).status_code for i in range(4)]
+    codes = [
+        _attempt(client, f"guess{i}@example.com", environ_base=attacker).status_code
+        for i in range(4)
+    ]
     assert codes == [401, 401, 401, 429]
     answer = _attempt(client, viewer, PASSWORD, environ_base={"REMOTE_ADDR": "203.0.113.9"})
     assert answer.status_code == 302

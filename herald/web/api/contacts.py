@@ -29,6 +29,7 @@ def _live(contact_id: int) -> Contact:
     response_schema=CONTACT,
     status=201,
     write=True,
+    also={200: "an existing contact (same external_id, else email) was updated"},
 )
 def upsert_contact() -> Any:
     session = deps.session()

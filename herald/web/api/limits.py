@@ -33,9 +33,9 @@ def init_app(app: Flask) -> Limiter:
     )
     limiter.limit(limit, key_func=_key)(blueprint)
     # random bad tokens each get a fresh bucket above: failures also count per client address
-    limiter.limit(
-        settings.api_auth_failure_limit, key_func=_address, deduct_when=_refused_token
-    )(blueprint)
+    limiter.limit(settings.api_auth_failure_limit, key_func=_address, deduct_when=_refused_token)(
+        blueprint
+    )
     return limiter
 
 
