@@ -158,6 +158,9 @@
       event.preventDefault();
       return;
     }
+    if (target && target.closest("a.filter[href='#'], a.dropdown-toggle[href='#']")) {
+      event.preventDefault();  // menu entries, not links (they were javascript:void(0))
+    }
     var action = target && target.closest("[data-herald-action]");
     if (action) {
       event.preventDefault();
