@@ -24,9 +24,6 @@ from werkzeug.wrappers import Response
 from herald.core.accounts import User, authenticate, user_for_session
 from herald.web import deps
 
-LOGIN_LIMIT = "10 per minute"  # per client address, every attempt
-ACCOUNT_LOGIN_LIMIT = "20 per 10 minutes"  # per account, failed attempts from any address
-
 
 def can_write() -> bool:
     """True for admins and marketers: they may create, edit and send."""
@@ -107,6 +104,7 @@ def init_auth(app: Flask, limiter: Limiter) -> None:
 
     blueprint = Blueprint("herald_auth", __name__, url_prefix="/admin")
     settings = app.extensions["herald.settings"]
+    # every attempt counts per client address; failed ones also per account, from any address
     per_address = limiter.limit(
         lambda: app.config.get("HERALD_LOGIN_RATE_LIMIT", settings.login_rate_limit),
         methods=["POST"],
