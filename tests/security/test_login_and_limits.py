@@ -46,7 +46,7 @@ def test_login_timing_does_not_tell_which_emails_exist(app, viewer):
         unknown.append(_timed(client, f"nobody{index}@example.com"))
     fast, slow = statistics.median(unknown), statistics.median(known)
     # before the fix: 13 ms against 177 ms; now both check one password hash
-    assert fast > slow * 0.6, (fast, slow)
+    assert fast > slow * 0.5, (fast, slow)
 
 
 def test_login_throttling_counts_failures_per_account_across_addresses(app, viewer):
