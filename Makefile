@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test test-fast lint format bench clean migration
+.PHONY: run test test-fast test-security audit lint format bench clean migration
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,18 @@ test: $(TEST_STAMP)
 
 test-fast: $(TEST_STAMP)
 	$(BIN)/pytest -q -x -m "not slow and not browser" $(PYTEST_ARGS)
+
+# the security suite alone (tests/security: headers, sessions, route map, schemathesis, CSP in
+# Chromium); `make test` runs it too. HERALD_SCHEMATHESIS_EXAMPLES bounds schemathesis (default 12).
+test-security: $(TEST_STAMP)
+	./scripts/ensure-services.sh
+	$(BIN)/pytest -q -p no:cacheprovider tests/security $(PYTEST_ARGS)
+
+# known vulnerabilities in the installed dependencies; --strict fails when a package could not be
+# checked (no vulnerability service reachable), so a clean result means clean. Not part of
+# `make test`, which must pass offline.
+audit: $(TEST_STAMP)
+	$(BIN)/pip-audit --strict --progress-spinner off --skip-editable
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check herald tests bench

@@ -126,9 +126,16 @@ def web(host: str, port: int) -> None:
     """Serve the admin, API, webhooks and tracking links (development server; use gunicorn
     'herald.web.wsgi:app' in production)."""
     from herald.web.app import create_app
+    from herald.web.security import QuietRequestHandler
 
     app = create_app(load_settings())
-    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    app.run(
+        host=host,
+        port=port,
+        threaded=True,
+        use_reloader=False,
+        request_handler=QuietRequestHandler,
+    )
 
 
 @main.command()

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from herald.audiences.models import CHANNEL_CONSENTS, TIERS, Consent, Contact, Suppression
 from herald.core import clock
-from herald.core.errors import ValidationError
+from herald.core.errors import Conflict, ValidationError
 
 MAX_POINTS = 2**31 - 1  # the points column is a 32-bit integer
 NUL = "\x00"
@@ -233,6 +233,19 @@ def check_email_free(session: Session, contact: Contact | None, values: Mapping[
     if owner is not None and (contact is None or owner != contact.id):
         raise ValidationError(
             f"email: {email} belongs to another contact", {"email": "belongs to another contact"}
+        )
+
+
+def check_external_id_free(session: Session, contact: Contact, values: Mapping[str, Any]) -> None:
+    """A 409 when ``values`` would give ``contact`` the ``external_id`` of another member."""
+    external_id = values.get("external_id")
+    if not external_id or contact.external_id == external_id:
+        return
+    owner = session.scalar(select(Contact.id).where(Contact.external_id == external_id))
+    if owner is not None and owner != contact.id:
+        raise Conflict(
+            f"external_id: {external_id} belongs to another contact",
+            {"external_id": "belongs to another contact"},
         )
 
 

@@ -9,7 +9,6 @@ Interfaces: :func:`import_file` (the CLI), :func:`create_job` + the Celery task
 
 from __future__ import annotations
 
-import csv
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from herald.audiences.csvread import ImportFailed, Record
 from herald.audiences.models import ImportJob
 from herald.core import clock
 from herald.core.db import Database
+from herald.core.spreadsheet import SafeWriter
 
 __all__ = ["ImportFailed", "ImportReport", "create_job", "import_file", "run_job"]
 
@@ -68,7 +68,7 @@ class _Rejects:
             report.rejects.append((line, name, reason))
         if self.writer is None:
             self.file = open(self.path, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115
-            self.writer = csv.writer(self.file)
+            self.writer = SafeWriter(self.file)
             self.writer.writerow(["line", "field", "reason", *self.header])
             report.rejects_path = self.path
         self.writer.writerow([line, name, reason, *cells])
@@ -248,7 +248,8 @@ def to_dict(job: ImportJob) -> dict[str, Any]:
         "rejected": job.rejected,
         "error": job.error,
         "warning": job.warning,
-        "rejects_path": job.rejects_path,
+        # whether a rejects file exists, never where: the server's paths are not the admin's
+        "has_rejects": bool(job.rejects_path),
         "created_at": job.created_at.isoformat() if job.created_at else None,
         "started_at": job.started_at.isoformat() if job.started_at else None,
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,

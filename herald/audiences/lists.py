@@ -46,6 +46,9 @@ def size(session: Session, list_id: int) -> int:
     return int(session.scalar(query) or 0)
 
 
+MAX_CONTACT_ID = 2_147_483_647
+
+
 def add(
     session: Session, list_id: int, ids: Sequence[Any] = (), emails: Sequence[Any] = ()
 ) -> dict[str, Any]:
@@ -60,8 +63,10 @@ def add(
     wanted_emails = {str(e).strip().lower(): e for e in emails}
     found: dict[int, None] = {}
     live = Contact.erased_at.is_(None)
-    for start in range(0, len(ids), 1000):
-        chunk = list(ids[start : start + 1000])
+    # an id beyond what an INTEGER column holds names no contact (PostgreSQL would refuse it)
+    lookup = [i for i in ids if 0 < i <= MAX_CONTACT_ID]
+    for start in range(0, len(lookup), 1000):
+        chunk = lookup[start : start + 1000]
         found.update(
             dict.fromkeys(session.scalars(select(Contact.id).where(live, Contact.id.in_(chunk))))
         )

@@ -64,6 +64,7 @@ OPS_BY_KIND: dict[str, tuple[str, ...]] = {
 }
 ATTRIBUTE_KEY = re.compile(r"^[\w\- ]{1,64}$")
 MAX_NODES = 500
+MAX_DEPTH = 32  # nested all/any/not groups
 MAX_DAYS = 36600
 MAX_COUNT = 10**9
 MAX_ID = 2**31 - 1

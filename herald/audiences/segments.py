@@ -117,10 +117,13 @@ def sample(
 # --------------------------------------------------------------------------- structure
 
 
-def _node(node: Any, path: str, ctx: Context) -> Cond:
+def _node(node: Any, path: str, ctx: Context, depth: int = 1) -> Cond:
     ctx.nodes += 1
     if ctx.nodes > R.MAX_NODES:
         raise R.invalid(path, f"too many conditions (at most {R.MAX_NODES})")
+    if depth > R.MAX_DEPTH:
+        # deeper nesting would overflow Python's stack while compiling the SQL
+        raise R.invalid(path, f"groups nested too deep (at most {R.MAX_DEPTH} levels)")
     if not isinstance(node, Mapping):
         raise R.invalid(path, "each condition must be an object")
     groups = [k for k in GROUPS if k in node]
@@ -130,11 +133,11 @@ def _node(node: Any, path: str, ctx: Context) -> Cond:
             extra = sorted(str(k) for k in node if k != key)
             raise R.invalid(path, f"a {key!r} group takes no other keys (got {', '.join(extra)})")
         if key == "not":
-            return _node(node["not"], f"{path}.not", ctx).is_not(true())
+            return _node(node["not"], f"{path}.not", ctx, depth + 1).is_not(true())
         children = node[key]
         if not isinstance(children, list):
             raise R.invalid(f"{path}.{key}", "must be a list of conditions")
-        parts = [_node(c, f"{path}.{key}[{i}]", ctx) for i, c in enumerate(children)]
+        parts = [_node(c, f"{path}.{key}[{i}]", ctx, depth + 1) for i, c in enumerate(children)]
         if key == "all":
             return and_(true(), *parts)
         return or_(false(), *parts)

@@ -28,7 +28,7 @@ class Outcome:
     reason: str | None = None
     retry_after: float | None = None
     # something the ledger records with the outcome in its transaction, e.g. a hard bounce:
-    # {"type": "bounced", "data": {...}, "address": "..."} (see herald/channels/feedback.py)
+    # {"type": "bounced", "data": {...}, "address": "..."} (see herald/campaigns/feedback.py)
     event: Mapping[str, Any] | None = None
 
     @classmethod

@@ -16,6 +16,7 @@ from typing import Any
 import requests
 
 from herald.channels.base import Outcome
+from herald.channels.outbound import BlockedAddress, GuardedAdapter
 
 CONNECT_TIMEOUT = 3.05
 READ_TIMEOUT = 10.0
@@ -30,7 +31,9 @@ class HttpClient:
 
     def _session(self) -> requests.Session:
         if self._http is None:
-            self._http = session()
+            settings = getattr(self, "settings", None)
+            allow = bool(getattr(settings, "allow_link_local_urls", False))
+            self._http = session(allow_link_local=allow)
         return self._http
 
     def close(self) -> None:
@@ -39,10 +42,14 @@ class HttpClient:
         self._http = None
 
 
-def session(user_agent: str = "Herald/1.0") -> requests.Session:
-    """A session reused across hand-offs (keep-alive); requests never retries by itself here."""
+def session(user_agent: str = "Herald/1.0", *, allow_link_local: bool = False) -> requests.Session:
+    """A session reused across hand-offs (keep-alive); requests never retries by itself here.
+    Link-local and cloud metadata addresses are refused unless ``allow_link_local``."""
     http = requests.Session()
     http.headers["User-Agent"] = user_agent
+    if not allow_link_local:
+        for prefix in ("http://", "https://"):
+            http.mount(prefix, GuardedAdapter())
     return http
 
 
@@ -89,6 +96,10 @@ def call(
     transient when the body is garbage)."""
     try:
         response = send()
+    except BlockedAddress as exc:
+        return Outcome.permanent(
+            f"{label} not called: {exc} (set HERALD_ALLOW_LINK_LOCAL_URLS to allow it)"
+        )
     except requests.Timeout:
         return Outcome.transient(f"{label} did not answer in time")
     except requests.ConnectionError as exc:

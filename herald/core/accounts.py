@@ -17,6 +17,7 @@ from herald.core.errors import ValidationError
 
 ROLES: tuple[str, ...] = ("admin", "marketer", "viewer")
 TOKEN_PREFIX = "hrld_"
+MAX_ID = 2_147_483_647  # the largest id an INTEGER column holds
 
 
 class User(Base):
@@ -30,6 +31,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), default="marketer")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    # named in every session and remember-me cookie; bumped at logout and at a password change
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     # Flask-Login protocol, kept here so web/ needs no wrapper class
     @property
@@ -45,10 +48,21 @@ class User(Base):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        """Flask-Login's id, carrying the session version: cookies issued before the version
+        changed name an id that no longer loads (see :func:`user_for_session`)."""
+        return f"{self.id}:{self.session_version}"
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
+
+    def set_password(self, password: str) -> None:
+        """Change the password and end every session and remember-me cookie of this user."""
+        self.password_hash = generate_password_hash(password)
+        self.end_sessions()
+
+    def end_sessions(self) -> None:
+        """Invalidate every session and remember-me cookie issued so far."""
+        self.session_version = (self.session_version or 0) + 1
 
     def can_write(self) -> bool:
         return self.role in ("admin", "marketer")
@@ -89,6 +103,38 @@ def create_user(session: Session, email: str, password: str, role: str) -> User:
     user = User(email=email, password_hash=generate_password_hash(password), role=role)
     session.add(user)
     session.flush()
+    return user
+
+
+# checked when no user has the email, so a wrong address costs as long as a wrong password
+_DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    """The active user with this email and password, else None; the same work is done whether
+    or not the email exists, so response times do not tell which addresses have accounts."""
+    user = session.query(User).filter_by(email=email.strip().lower()).first()
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not user.check_password(password) or not user.active:
+        return None
+    return user
+
+
+def user_for_session(session: Session, session_id: str) -> User | None:
+    """The active user a session or remember-me cookie names (``"id:version"``); None when the
+    cookie predates a logout or password change, or is malformed."""
+    user_id, _, version = session_id.partition(":")
+    try:
+        wanted, wanted_id = int(version), int(user_id)
+    except ValueError:
+        return None
+    if not 0 < wanted_id <= MAX_ID:
+        return None
+    user = session.get(User, wanted_id)
+    if user is None or not user.active or user.session_version != wanted:
+        return None
     return user
 
 

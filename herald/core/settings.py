@@ -13,11 +13,12 @@ import math
 import os
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import time, timedelta
 from email.utils import parseaddr
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -213,6 +214,13 @@ class Settings:
     tick_seconds: float
     queue: str
     api_rate_limit: str
+    # security (RELIABILITY.md): cookies, proxies, throttles, outbound address checks
+    secure_cookies: bool = False
+    proxy_count: int = 0
+    login_rate_limit: str = "10 per minute"
+    login_account_rate_limit: str = "20 per 10 minutes"
+    api_auth_failure_limit: str = "30 per minute"
+    allow_link_local_urls: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -327,6 +335,7 @@ class Settings:
             api_rate_limit=_rate_limit(
                 "HERALD_API_RATE_LIMIT", get("API_RATE_LIMIT", "600 per minute") or ""
             ),
+            **_security(get, get("PUBLIC_URL", "") or ""),
             extra={k: v for k, v in env.items() if k.startswith("HERALD_")},
         )
         _check_channel_settings(settings)
@@ -371,6 +380,32 @@ def hard_bounce_limit(settings: Settings) -> int:
     if not raw.isdigit() or int(raw) < 1:
         raise ConfigError(f"HERALD_HARD_BOUNCE_LIMIT: {raw!r} is not a whole number of 1 or more")
     return int(raw)
+
+
+def _security(get: Callable[..., str | None], public_url: str) -> dict[str, Any]:
+    """The security settings: ``HERALD_SECURE_COOKIES`` (default: on when the public URL is
+    https), ``HERALD_PROXY_COUNT`` (reverse proxies whose X-Forwarded-* headers are trusted,
+    default 0), the login and bad-token throttles, and ``HERALD_ALLOW_LINK_LOCAL_URLS``."""
+    secure_default = "true" if public_url.startswith("https://") else "false"
+    return {
+        "secure_cookies": _bool(
+            "HERALD_SECURE_COOKIES", get("SECURE_COOKIES", secure_default) or secure_default
+        ),
+        "proxy_count": _int("HERALD_PROXY_COUNT", get("PROXY_COUNT", "0") or "0", 0, 10),
+        "login_rate_limit": _rate_limit(
+            "HERALD_LOGIN_RATE_LIMIT", get("LOGIN_RATE_LIMIT", "10 per minute") or ""
+        ),
+        "login_account_rate_limit": _rate_limit(
+            "HERALD_LOGIN_ACCOUNT_RATE_LIMIT",
+            get("LOGIN_ACCOUNT_RATE_LIMIT", "20 per 10 minutes") or "",
+        ),
+        "api_auth_failure_limit": _rate_limit(
+            "HERALD_API_AUTH_FAILURE_LIMIT", get("API_AUTH_FAILURE_LIMIT", "30 per minute") or ""
+        ),
+        "allow_link_local_urls": _bool(
+            "HERALD_ALLOW_LINK_LOCAL_URLS", get("ALLOW_LINK_LOCAL_URLS", "false") or "false"
+        ),
+    }
 
 
 def _rate_limit(name: str, raw: str) -> str:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import Any
 
 from herald.campaigns import metrics
+from herald.core.spreadsheet import SafeDictWriter
 
 # the columns a marketer reads first, in the email, the CLI table and the plain text
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -86,7 +86,7 @@ def _row(
 def to_csv(report: dict[str, Any]) -> str:
     """One row per campaign with every metric (rates as fractions, as in the JSON)."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\r\n")
+    writer = SafeDictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\r\n")
     writer.writeheader()
     for campaign in report["campaigns"]:
         writer.writerow(

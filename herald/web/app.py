@@ -21,12 +21,13 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         SECRET_KEY=settings.secret_key,
         JSON_SORT_KEYS=False,
         MAX_CONTENT_LENGTH=64 * 1024 * 1024,
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,
     )
     app.extensions["herald.settings"] = settings
     app.extensions["herald.db"] = db or Database(settings.database_url)
+    from herald.web import security
+
+    security.init_app(app)
 
     @app.teardown_appcontext
     def _close_session(exc: BaseException | None) -> None:

@@ -49,15 +49,25 @@ def events_secret() -> str | None:
     return own or settings.shop_webhook_secret
 
 
+def _without_nul(report: dict[str, Any]) -> dict[str, Any]:
+    """A DSN's texts without NUL characters, which the database refuses."""
+    return {k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in report.items()}
+
+
 def _reports(body: bytes) -> list[dict[str, Any]] | tuple[Any, ...]:
     """The body as report dicts, or an error response."""
+    from herald.web.webhooks import common
+
     mimetype = (request.mimetype or "").lower()
     if mimetype in ("message/rfc822", "multipart/report"):
         try:
-            return [report.__dict__ for report in parse_dsn(body)]
+            return [_without_nul(report.__dict__) for report in parse_dsn(body)]
         except NotAReport as exc:
             return _error(422, "invalid", str(exc))
-    payload = request.get_json(silent=True)
+    try:
+        payload = common.parse(body)
+    except common.Refused as refused:
+        return refused.response()
     if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
         return _error(400, "malformed", 'expected JSON {"events": [...]}')
     events = payload["events"]

@@ -8,6 +8,7 @@ a local SMTP sink and writes docs/screenshots/{dashboard,campaign,segment,contac
 
 from __future__ import annotations
 
+import re
 import socket
 import sys
 import tempfile
@@ -177,9 +178,11 @@ def take_screenshots(out: Path = SCREENSHOTS) -> list[Path]:
             log_in(page, base, "marketer@example.com", "screenshots-pass")
             page.goto(f"{base}/admin/campaigns/1/")
             page.click("#action-send-now")
-            page.wait_for_function(
-                "parseFloat(document.getElementById('progress-percent').textContent) >= 35",
-                timeout=60_000,
+            # locator waits, not wait_for_function: the CSP refuses the eval that one needs
+            from playwright.sync_api import expect
+
+            expect(page.locator("#progress-percent")).to_have_text(
+                re.compile(r"^(3[5-9]|[4-9][0-9]|100)\.[0-9]%$"), timeout=60_000
             )
             _add_engagement(db, 1)
             page.wait_for_timeout(2500)  # one more poll picks the opens and clicks up
@@ -201,9 +204,7 @@ def take_screenshots(out: Path = SCREENSHOTS) -> list[Path]:
             page.click("#segment-json-toggle")
             page.mouse.move(0, 0)
             page.evaluate("document.activeElement.blur()")
-            page.wait_for_function(
-                "document.querySelectorAll('#segment-sample tr').length > 0", timeout=10_000
-            )
+            page.locator("#segment-sample tr").first.wait_for(timeout=10_000)
             page.wait_for_timeout(700)
             page.screenshot(path=str(out / "segment.png"))
             written.append(out / "segment.png")

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from herald.audiences import contacts
@@ -68,9 +69,8 @@ def rules_in(page: Any) -> Any:
 
 
 def wait_count(page: Any, count: int) -> None:
-    page.wait_for_function(
-        f"document.getElementById('segment-count').textContent === '{count}'", timeout=10_000
-    )
+    # a locator wait, not wait_for_function: the CSP refuses the eval that one needs
+    expect(page.locator("#segment-count")).to_have_text(str(count), timeout=10_000)
 
 
 def test_a_marketer_builds_nested_rules_by_clicking(app, db, shop):

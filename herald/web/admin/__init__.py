@@ -18,6 +18,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from herald.web import deps
 from herald.web.admin.auth import can_write, init_auth, is_admin
+from herald.web.security import csp_nonce
 
 ADMIN_PREFIX = "/admin"
 
@@ -40,6 +41,7 @@ def _limiter(app: Flask) -> Limiter:
     return Limiter(
         key_func=get_remote_address,
         app=app,
+        headers_enabled=True,  # 429 answers carry Retry-After
         storage_uri=storage,
         default_limits=[],
         # one Redis may serve several Herald installs (and parallel test runs)
@@ -88,6 +90,7 @@ def init_app(app: Flask) -> Admin:
         url=ADMIN_PREFIX,
         index_view=DashboardView(name="Dashboard", url=ADMIN_PREFIX, endpoint="admin"),
         theme=Bootstrap4Theme(base_template="admin/herald/master.html", swatch="default"),
+        csp_nonce_generator=csp_nonce,
     )
     admin.add_view(
         ContactView(Contact, session, name="Contacts", endpoint="contacts", url="contacts")

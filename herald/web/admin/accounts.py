@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import flash
 from markupsafe import Markup, escape
-from werkzeug.security import generate_password_hash
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -70,7 +69,9 @@ class UserView(HeraldModelView):
         model.role = form.role.data
         model.active = bool(form.active.data)
         if form.password.data:
-            model.password_hash = generate_password_hash(form.password.data)
+            model.set_password(form.password.data)  # also ends the user's sessions
+        if not model.active:
+            model.end_sessions()
         deps.session().commit()
         return True
 

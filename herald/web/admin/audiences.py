@@ -7,6 +7,8 @@ from typing import Any
 
 from flask import jsonify, request
 from flask_admin import expose
+from flask_admin.actions import action
+from flask_admin.babel import lazy_gettext
 from flask_admin.contrib.sqla import ModelView
 from markupsafe import Markup, escape
 from sqlalchemy import func, select
@@ -23,6 +25,7 @@ from herald.web.admin.auth import Protected
 from herald.web.admin.forms import AdminForm
 
 SAMPLE_SIZE = 10
+MAX_ID = 2_147_483_647  # the largest id an INTEGER column holds
 
 
 class HeraldModelView(Protected, ModelView):
@@ -31,6 +34,17 @@ class HeraldModelView(Protected, ModelView):
     form_base_class = AdminForm
     page_size = 50
     can_set_page_size = True
+
+    @action(
+        "delete",
+        lazy_gettext("Delete"),
+        lazy_gettext("Are you sure you want to delete selected records?"),
+    )
+    def action_delete(self, ids: tuple[str, ...]) -> None:
+        """Flask-Admin's bulk delete with the ids as integers: PostgreSQL refuses to compare
+        an integer key with the text ids the form posts."""
+        wanted = tuple(int(i) for i in ids if str(i).isdigit() and 0 < int(i) <= MAX_ID)
+        super().action_delete(wanted)  # type: ignore[arg-type]
 
 
 class ContactView(HeraldModelView):

@@ -21,10 +21,8 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from herald.core.accounts import User
+from herald.core.accounts import User, authenticate, user_for_session
 from herald.web import deps
-
-LOGIN_LIMIT = "10 per minute"
 
 
 def can_write() -> bool:
@@ -53,12 +51,17 @@ def _safe_next(target: str | None) -> str:
     return url_for("admin.index")
 
 
-def _load_user(user_id: str) -> User | None:
-    try:
-        user = deps.session().get(User, int(user_id))
-    except ValueError:
-        return None
-    return user if user is not None and user.active else None
+def _load_user(session_id: str) -> User | None:
+    return user_for_session(deps.session(), session_id)
+
+
+def _account_key() -> str:
+    """The account a login attempt names, so guesses spread over many addresses still count."""
+    return "login-account:" + (request.form.get("email") or "").strip().lower()[:320]
+
+
+def _failed(response: Response) -> bool:
+    return response.status_code == 401
 
 
 def login_view() -> Any:
@@ -66,8 +69,8 @@ def login_view() -> Any:
     if request.method == "POST":
         email = (request.form.get("email") or "").strip().lower()
         password = request.form.get("password") or ""
-        user = deps.session().query(User).filter_by(email=email).first()
-        if user is not None and user.active and user.check_password(password):
+        user = authenticate(deps.session(), email, password)
+        if user is not None:
             login_user(user, remember=bool(request.form.get("remember")))
             return redirect(_safe_next(request.args.get("next")))
         flash("Wrong email or password.", "danger")
@@ -78,7 +81,14 @@ def login_view() -> Any:
 
 
 def logout_view() -> Response:
-    """Log out (POST, so a link on another site cannot do it)."""
+    """Log out (POST, so a link on another site cannot do it); copies of this user's session
+    and remember-me cookies stop working too."""
+    if current_user.is_authenticated:
+        session = deps.session()
+        user = session.get(User, current_user.id)
+        if user is not None:
+            user.end_sessions()
+            session.commit()
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("herald_auth.login"))
@@ -93,11 +103,22 @@ def init_auth(app: Flask, limiter: Limiter) -> None:
     manager.init_app(app)
 
     blueprint = Blueprint("herald_auth", __name__, url_prefix="/admin")
-    limited = limiter.limit(
-        lambda: app.config.get("HERALD_LOGIN_RATE_LIMIT", LOGIN_LIMIT),
+    settings = app.extensions["herald.settings"]
+    # every attempt counts per client address; failed ones also per account, from any address
+    per_address = limiter.limit(
+        lambda: app.config.get("HERALD_LOGIN_RATE_LIMIT", settings.login_rate_limit),
         methods=["POST"],
         key_func=get_remote_address,
-    )(login_view)
+    )
+    per_account = limiter.limit(
+        lambda: app.config.get(
+            "HERALD_LOGIN_ACCOUNT_RATE_LIMIT", settings.login_account_rate_limit
+        ),
+        methods=["POST"],
+        key_func=_account_key,
+        deduct_when=_failed,
+    )
+    limited = per_address(per_account(login_view))
     blueprint.add_url_rule("/login", "login", limited, methods=["GET", "POST"])
     blueprint.add_url_rule("/logout", "logout", logout_view, methods=["POST"])
     app.register_blueprint(blueprint)

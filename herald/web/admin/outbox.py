@@ -15,6 +15,7 @@ from flask_admin import BaseView, expose
 from herald.channels.sink import list_outbox
 from herald.web import deps
 from herald.web.admin.auth import Protected
+from herald.web.admin.inert_links import make_inert
 
 _NAME = re.compile(r"^[0-9]+-[0-9]+\.eml$")
 
@@ -46,11 +47,18 @@ class OutboxView(Protected, BaseView):
             message = email.message_from_binary_file(handle, policy=email.policy.default)
         text_part = message.get_body(("plain",))
         html_part = message.get_body(("html",))
+        settings = deps.settings()
+
+        def inert(value: str | None) -> str | None:
+            if value is None:
+                return None
+            return make_inert(value, settings.public_url, settings.secret_key)
+
         return self.render(
             "admin/herald/outbox_message.html",
             name=filename,
-            headers=[(k, str(v)) for k, v in message.items()],
+            headers=[(k, inert(str(v))) for k, v in message.items()],
             subject=str(message.get("Subject", "")),
-            text=text_part.get_content() if text_part is not None else None,
-            html=html_part.get_content() if html_part is not None else None,
+            text=inert(text_part.get_content() if text_part is not None else None),
+            html=inert(html_part.get_content() if html_part is not None else None),
         )

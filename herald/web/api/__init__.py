@@ -36,6 +36,8 @@ class Operation:
     write: bool = False
     public: bool = False
     parameters: list[dict[str, Any]] = field(default_factory=list)
+    # other success answers, e.g. 200 when an upsert updated instead of creating
+    also: dict[int, str] = field(default_factory=dict)
 
 
 OPERATIONS: list[Operation] = []
@@ -59,6 +61,7 @@ def operation(
     write: bool = False,
     public: bool = False,
     parameters: list[dict[str, Any]] | None = None,
+    also: dict[int, str] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a route and its OpenAPI description in one place. ``write`` endpoints need the
     admin or marketer role; ``public`` ones need no token."""
@@ -72,6 +75,7 @@ def operation(
         write,
         public,
         parameters or [],
+        also or {},
     )
     OPERATIONS.append(op)
     flask_path = path.replace("{", "<int:").replace("}", ">")

@@ -29,6 +29,7 @@ def _live(contact_id: int) -> Contact:
     response_schema=CONTACT,
     status=201,
     write=True,
+    also={200: "an existing contact (same external_id, else email) was updated"},
 )
 def upsert_contact() -> Any:
     session = deps.session()
@@ -58,6 +59,7 @@ def patch_contact(id: int) -> Any:
     contact = _live(id)
     values = contacts.clean(json_body(), deps.settings().default_phone_region, partial=True)
     contacts.check_email_free(session, contact, values)
+    contacts.check_external_id_free(session, contact, values)
     contacts.apply(session, contact, values, source="api")
     session.commit()
     return contacts.to_dict(contact)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Flask, request
+from flask import Flask, Response, request
 from flask_limiter import Limiter
 
 from herald.web.api import blueprint
@@ -26,9 +26,22 @@ def init_app(app: Flask) -> Limiter:
     limiter = Limiter(
         key_func=_key,
         app=app,
+        headers_enabled=True,  # 429 answers carry Retry-After
         storage_uri=settings.redis_url or "memory://",
         key_prefix="herald-api",
         default_limits=[],
     )
     limiter.limit(limit, key_func=_key)(blueprint)
+    # random bad tokens each get a fresh bucket above: failures also count per client address
+    limiter.limit(settings.api_auth_failure_limit, key_func=_address, deduct_when=_refused_token)(
+        blueprint
+    )
     return limiter
+
+
+def _address() -> str:
+    return "auth-failures:" + (request.remote_addr or "unknown")
+
+
+def _refused_token(response: Response) -> bool:
+    return response.status_code == 401

@@ -8,6 +8,14 @@ from herald.web.api import OPERATIONS, operation
 from herald.web.api.schemas import ERROR
 
 
+def _success(op: Any, text: str) -> dict[str, Any]:
+    """A success answer: 204 has no body, the others the operation's JSON."""
+    if op.status == 204:
+        return {"description": text}
+    schema = op.response or {"type": "object"}
+    return {"description": text, "content": {"application/json": {"schema": schema}}}
+
+
 def document() -> dict[str, Any]:
     """OpenAPI 3.1 for every operation registered with :func:`operation`."""
     paths: dict[str, dict[str, Any]] = {}
@@ -17,9 +25,9 @@ def document() -> dict[str, Any]:
             "operationId": f"{op.method.lower()}_{op.path.strip('/').replace('/', '_')}",
             "parameters": op.parameters,
             "responses": {
-                str(op.status): {
-                    "description": "success",
-                    "content": {"application/json": {"schema": op.response or {"type": "object"}}},
+                **{
+                    str(code): _success(op, text)
+                    for code, text in {op.status: "success", **op.also}.items()
                 },
                 **{
                     str(code): {

@@ -43,10 +43,47 @@ CONTACT_IN: dict[str, Any] = {
     },
 }
 
+
+def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` that also allows null (OpenAPI 3.1: a type list)."""
+    kind = schema.get("type")
+    if kind is None:
+        return schema
+    kinds = kind if isinstance(kind, list) else [kind]
+    # an enum or format applies to its type only; null is listed beside them
+    out = {**schema, "type": [*kinds, "null"] if "null" not in kinds else kinds}
+    if "enum" in out and None not in out["enum"]:
+        out["enum"] = [*out["enum"], None]
+    return out
+
+
+# fields a member may lack are null in answers
+CONTACT_NULLABLE = (
+    "external_id",
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "locale",
+    "timezone",
+    "birthday",
+)
 CONTACT = {
-    **CONTACT_IN,
+    "type": "object",
     "additionalProperties": True,
-    "properties": {**CONTACT_IN["properties"], "id": {"type": "integer"}},
+    "required": ["id", "tier", "points", "attributes", "consent"],
+    "properties": {
+        **{
+            name: nullable(spec) if name in CONTACT_NULLABLE else spec
+            for name, spec in CONTACT_IN["properties"].items()
+        },
+        "id": {"type": "integer"},
+        "orders_count": {"type": "integer"},
+        "total_spent": {"type": "number"},
+        "last_order_at": {"type": ["string", "null"], "format": "date-time"},
+        "created_at": {"type": ["string", "null"], "format": "date-time"},
+        "updated_at": {"type": ["string", "null"], "format": "date-time"},
+    },
 }
 
 METRICS = {
@@ -83,7 +120,7 @@ CAMPAIGN_IN = {
         "segment_id": {"type": ["integer", "null"]},
         "variants": {"type": "array", "items": VARIANT, "minItems": 1},
         "ab_test": {
-            "type": "object",
+            "type": ["object", "null"],
             "properties": {
                 "test_fraction": {"type": "number"},
                 "metric": {"type": "string"},
@@ -113,6 +150,7 @@ CAMPAIGN = {
         "id": {"type": "integer"},
         "status": {"type": "string", "enum": list(CAMPAIGN_STATUSES)},
         "next_run_at": {"type": ["string", "null"], "format": "date-time"},
+        "created_at": {"type": ["string", "null"], "format": "date-time"},
     },
 }
 

@@ -31,6 +31,10 @@ TRIGGER = {
     **TRIGGER_IN,
     "properties": {
         **TRIGGER_IN["properties"],
+        # stored as given: absent ones are null in answers
+        "filter": {"type": ["object", "null"], "description": "segment rules (contract section 7)"},
+        "cancel_on": {"type": ["string", "null"], "enum": [*triggers.EVENTS, None]},
+        "max_per_contact_days": {"type": ["number", "null"], "minimum": 0},
         "id": {"type": "integer"},
         "active": {"type": "boolean"},
         "campaign_id": {"type": "integer"},

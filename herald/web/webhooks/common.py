@@ -3,8 +3,13 @@
 
 from __future__ import annotations
 
+import base64
 import binascii
+import hashlib
+import hmac
 import json
+import math
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,6 +47,14 @@ def verify(secret: str, body: bytes, headers: Mapping[str, str]) -> str:
             401, "unauthorized", "webhook-id, webhook-timestamp and webhook-signature are required"
         )
     try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        # the library verifies text only; a genuine delivery of bytes that are not UTF-8 is
+        # unparseable (400), anything else is unsigned (401)
+        if _signed_bytes(secret, body, wanted):
+            raise Refused(400, "malformed", "the body is not UTF-8") from None
+        raise Refused(401, "unauthorized", "bad signature") from None
+    try:
         Webhook(secret).verify(body, wanted, json_parse=False)
     except WebhookVerificationError as exc:
         raise Refused(401, "unauthorized", f"bad signature: {exc}") from None
@@ -59,12 +72,81 @@ def verify(secret: str, body: bytes, headers: Mapping[str, str]) -> str:
     return webhook_id
 
 
-def parse(body: bytes) -> Any:
-    """The JSON body, or :class:`Refused` (400)."""
+MAX_DEPTH = 32  # nested objects and lists in a webhook body
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is too large for a number")
+    return value
+
+
+def _constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _signed_bytes(secret: str, body: bytes, headers: Mapping[str, str]) -> bool:
+    """The Standard Webhooks check over raw bytes: a fresh timestamp and a matching v1 HMAC."""
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        stamp = int(headers["webhook-timestamp"])
+        key = base64.b64decode(secret.removeprefix("whsec_"))
+    except (ValueError, binascii.Error):
+        return False
+    if abs(time.time() - stamp) > TOLERANCE_SECONDS:
+        return False
+    signed = f"{headers['webhook-id']}.{stamp}.".encode() + body
+    expected = hmac.new(key, signed, hashlib.sha256).digest()
+    for part in headers["webhook-signature"].split():
+        version, _, signature = part.partition(",")
+        try:
+            given = base64.b64decode(signature)
+        except (ValueError, binascii.Error):
+            continue
+        if version == "v1" and hmac.compare_digest(expected, given):
+            return True
+    return False
+
+
+def parse(body: bytes) -> Any:
+    """The JSON body, or :class:`Refused`: 400 when it is not UTF-8 JSON (NaN, Infinity and
+    numbers beyond a double count as not JSON, as does nesting deep enough to exhaust the
+    parser), 422 when it nests deeper than :data:`MAX_DEPTH` or holds a NUL character (which
+    the database refuses)."""
+    try:
+        text = body.decode("utf-8")
+        payload = json.loads(text, parse_float=_finite, parse_constant=_constant)
+    except UnicodeDecodeError:
+        raise Refused(400, "malformed", "the body is not UTF-8") from None
+    except (ValueError, RecursionError):
         raise Refused(400, "malformed", "the body is not valid JSON") from None
+    problem = check_tree(payload)
+    if problem is not None:
+        place, message = problem
+        raise Refused(422, "invalid", f"{place or 'body'}: {message}", {place or "": message})
+    return payload
+
+
+def check_tree(value: Any) -> tuple[str, str] | None:
+    """``(place, message)`` for the first NUL character or nesting beyond :data:`MAX_DEPTH` in a
+    parsed JSON value, else None. Iterative, so no body can exhaust the stack here."""
+    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return path, f"nested deeper than {MAX_DEPTH} levels"
+        if isinstance(item, str):
+            if "\x00" in item:
+                return path, "must not contain NUL characters"
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                if "\x00" in key:
+                    return path, "keys must not contain NUL characters"
+                stack.append((inner, f"{path}.{key}" if path else key, depth + 1))
+        elif isinstance(item, list):
+            for index, inner in enumerate(item):
+                stack.append((inner, f"{path}[{index}]", depth + 1))
+    return None
 
 
 def seen(session: Session, source: str, webhook_id: str) -> bool:

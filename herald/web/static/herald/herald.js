@@ -149,7 +149,53 @@
     refresh();
   }
 
+  // the Content-Security-Policy refuses inline event handlers: confirm buttons and Flask-Admin's
+  // bulk actions are wired here instead
+  document.addEventListener("click", function (event) {
+    var target = event.target instanceof Element ? event.target : null;
+    var ask = target && target.closest("[data-herald-confirm]");
+    if (ask && !window.confirm(ask.getAttribute("data-herald-confirm"))) {
+      event.preventDefault();
+      return;
+    }
+    if (target && target.closest("a.filter[href='#'], a.dropdown-toggle[href='#']")) {
+      event.preventDefault();  // menu entries, not links (they were javascript:void(0))
+    }
+    var action = target && target.closest("[data-herald-action]");
+    if (action) {
+      event.preventDefault();
+      if (window.modelActions) { window.modelActions.execute(action.getAttribute("data-herald-action")); }
+    }
+  });
+
+  function importJob(box) {
+    var url = box.getAttribute("data-url");
+    function show(job) {
+      var bar = document.getElementById("job-bar");
+      bar.style.width = job.percent + "%";
+      bar.textContent = job.percent + "%";
+      var status = document.getElementById("job-status");
+      status.textContent = job.status;
+      status.className = "badge status status-" + job.status;
+      ["processed", "created", "updated", "unchanged", "rejected"].forEach(function (key) {
+        document.getElementById("job-" + key).textContent = job[key] || 0;
+      });
+      document.getElementById("job-error").textContent = job.error || "";
+      document.getElementById("job-warning").textContent = job.warning || "";
+      document.getElementById("job-rejects").hidden = !(job.has_rejects && job.rejected);
+      return job.status === "done" || job.status === "failed";
+    }
+    function poll() {
+      fetch(url, {credentials: "same-origin"}).then(function (r) { return r.json(); })
+        .then(function (job) { if (!show(job)) { setTimeout(poll, 1000); } })
+        .catch(function () { setTimeout(poll, 3000); });
+    }
+    poll();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    var job = document.getElementById("import-job");
+    if (job) { importJob(job); }
     var card = document.getElementById("progress-card");
     if (card) { pollProgress(card); }
     var box = document.getElementById("segment-preview");
