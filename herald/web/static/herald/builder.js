@@ -1,0 +1,619 @@
+/* The guided campaign builder: keeps the campaign as the contract's JSON, previews it for a
+   member as it is typed, saves it through the admin (which calls the campaign service), and
+   places the service's problems next to their fields. */
+(function () {
+  "use strict";
+
+  var root = document.getElementById("builder");
+  if (!root) { return; }
+  var urls = JSON.parse(root.getAttribute("data-urls"));
+  var stored = JSON.parse(root.getAttribute("data-state"));
+  var editable = root.getAttribute("data-editable") === "yes";
+  var tiers = JSON.parse(root.getAttribute("data-tiers"));
+  var csrf = document.querySelector("meta[name=csrf-token]").getAttribute("content");
+  var MAX_VARIANTS = 8;
+  var ORDINAL = {1: "st", 2: "nd", 3: "rd", 21: "st", 22: "nd", 23: "rd", 31: "st"};
+  var DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+
+  function $(id) { return document.getElementById(id); }
+  function all(sel) { return Array.prototype.slice.call(root.querySelectorAll(sel)); }
+  function show(node, on) { node.classList.toggle("d-none", !on); }
+
+  var state = {
+    id: stored ? stored.id : null,
+    status: stored ? stored.status : "draft",
+    recipients: null,
+    variants: stored ? stored.variants : [{name: "A"}],
+    current: 0
+  };
+
+  // ------------------------------------------------------------------ requests
+
+  function post(url, body) {
+    return fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "X-CSRFToken": csrf},
+      body: JSON.stringify(body)
+    }).then(function (r) {
+      return r.json().then(function (data) { return {ok: r.ok, status: r.status, data: data}; });
+    });
+  }
+
+  function get(url) {
+    return fetch(url, {credentials: "same-origin"}).then(function (r) {
+      return r.json().then(function (data) { return {ok: r.ok, data: data}; });
+    });
+  }
+
+  function idUrl(name, id) { return urls[name].replace("/0/", "/" + id + "/"); }
+
+  // ------------------------------------------------------------------ channel and audience
+
+  function channel() {
+    var picked = root.querySelector("input[name=channel]:checked");
+    return picked ? picked.value : "email";
+  }
+
+  function showChannel() {
+    var kind = channel();
+    all("input[name=channel]").forEach(function (r) { r.parentNode.classList.toggle("active", r.checked); });
+    all(".channel-fields").forEach(function (n) { show(n, n.getAttribute("data-channel") === kind); });
+    all(".preview-channel").forEach(function (n) { show(n, n.getAttribute("data-channel") === kind); });
+    show($("b-audience").closest(".form-row"), kind !== "social");
+    show($("audience-social"), kind === "social");
+    if (kind === "email") { ensureEditor(); }
+  }
+
+  function refreshCount() {
+    var chosen = $("b-audience").value;
+    if (!chosen) { $("audience-count").textContent = "–"; return; }
+    get(urls.audience + "?segment=" + encodeURIComponent(chosen)).then(function (r) {
+      $("audience-count").textContent = r.ok ? r.data.count.toLocaleString("en-US") : "?";
+    });
+  }
+
+  // ------------------------------------------------------------------ variants
+
+  var emailEditor = null;
+  var sourceMode = false;
+
+  function ensureEditor() {
+    if (emailEditor || !window.HeraldEmailEditor) { return; }
+    emailEditor = window.HeraldEmailEditor.create("#gjs", function () {
+      readVariant(); schedulePreview();
+    }, root.getAttribute("data-icons-css"));
+    emailEditor.setHtml(state.variants[state.current].html || "");
+  }
+
+  function benefitsFromTable() {
+    var benefits = {};
+    tiers.forEach(function (tier) {
+      var type = $("benefit-" + tier + "-type").value;
+      if (!type) { return; }
+      var amount = parseFloat($("benefit-" + tier + "-amount").value);
+      var b = {type: type, valid_days: parseInt($("benefit-" + tier + "-days").value || "1", 10)};
+      if (type === "coupon") { b.percent_off = isNaN(amount) ? null : Math.round(amount); } else { b.multiplier = isNaN(amount) ? null : amount; }
+      benefits[tier] = b;
+    });
+    return benefits;
+  }
+
+  function setIf(v, key, value) { if (value !== "" && value !== null && value !== undefined) { v[key] = value; } }
+
+  /** The form's fields into the current variant. */
+  function readVariant() {
+    var old = state.variants[state.current];
+    var v = {name: old.name};
+    var kind = channel();
+    if (kind === "email") {
+      setIf(v, "subject", $("v-subject").value);
+      setIf(v, "from", $("v-from").value.trim());
+      var html = sourceMode || !emailEditor ? $("v-html").value : emailEditor.getHtml();
+      if (emailEditor && !sourceMode && emailEditor.isEmpty()) { html = ""; }
+      setIf(v, "html", html);
+      setIf(v, "text", $("v-text").value);
+    } else if (kind === "sms") {
+      setIf(v, "body", $("v-body").value);
+    } else if (kind === "social") {
+      setIf(v, "status", $("v-status").value);
+      v.visibility = $("v-visibility").value;
+    } else {
+      v.benefits = benefitsFromTable();
+      v.notify = [];
+      if ($("notify-email").checked) { v.notify.push("email"); }
+      if ($("notify-sms").checked) { v.notify.push("sms"); }
+      setIf(v, "subject", $("v-md-subject").value);
+      setIf(v, "html", $("v-md-html").value);
+      setIf(v, "sms_body", $("v-md-sms").value);
+    }
+    state.variants[state.current] = v;
+  }
+
+  /** The current variant into the form's fields. */
+  function writeVariant() {
+    var v = state.variants[state.current] || {};
+    $("v-subject").value = v.subject || "";
+    $("v-from").value = v.from || "";
+    $("v-html").value = v.html || "";
+    $("v-text").value = v.text || "";
+    if (emailEditor) { emailEditor.setHtml(v.html || ""); }
+    $("v-body").value = v.body || "";
+    $("v-status").value = v.status || "";
+    $("v-visibility").value = v.visibility || "public";
+    var benefits = v.benefits || {};
+    tiers.forEach(function (tier) {
+      var b = benefits[tier] || {};
+      $("benefit-" + tier + "-type").value = b.type || "";
+      $("benefit-" + tier + "-amount").value = b.percent_off || b.multiplier || "";
+      $("benefit-" + tier + "-days").value = b.valid_days || 1;
+    });
+    $("notify-email").checked = (v.notify || []).indexOf("email") >= 0;
+    $("notify-sms").checked = (v.notify || []).indexOf("sms") >= 0;
+    $("v-md-subject").value = v.subject || "";
+    $("v-md-html").value = v.html || "";
+    $("v-md-sms").value = v.sms_body || "";
+    meters();
+  }
+
+  function drawTabs() {
+    var tabs = $("variant-tabs");
+    tabs.innerHTML = "";
+    state.variants.forEach(function (v, i) {
+      var li = document.createElement("li");
+      li.className = "nav-item";
+      var a = document.createElement("a");
+      a.className = "nav-link" + (i === state.current ? " active" : "");
+      a.href = "#";
+      a.id = "variant-tab-" + v.name;
+      a.textContent = "Variant " + v.name;
+      a.addEventListener("click", function (e) { e.preventDefault(); switchTo(i); });
+      li.appendChild(a);
+      tabs.appendChild(li);
+    });
+    $("add-variant").disabled = !editable || state.variants.length >= MAX_VARIANTS;
+    show($("remove-variant"), editable && state.variants.length > 1);
+    var ab = state.variants.length > 1;
+    show($("ab-fields"), ab);
+    show($("ab-off"), !ab);
+    var fallback = $("ab-fallback");
+    var keep = fallback.value;
+    fallback.innerHTML = "";
+    state.variants.forEach(function (v) {
+      var o = document.createElement("option");
+      o.value = v.name; o.textContent = "Variant " + v.name;
+      fallback.appendChild(o);
+    });
+    if (keep) { fallback.value = keep; }
+    if (!fallback.value && state.variants.length) { fallback.value = state.variants[0].name; }
+  }
+
+  function switchTo(index) {
+    readVariant();
+    state.current = index;
+    drawTabs();
+    writeVariant();
+    showFieldErrors();
+    schedulePreview();
+  }
+
+  function nextName() {
+    var used = state.variants.map(function (v) { return v.name; });
+    for (var c = 65; c < 91; c++) {
+      if (used.indexOf(String.fromCharCode(c)) < 0) { return String.fromCharCode(c); }
+    }
+    return "V" + used.length;
+  }
+
+  // ------------------------------------------------------------------ schedule
+
+  function when() { return root.querySelector("input[name=when]:checked").value; }
+
+  function recurringRule() {
+    var freq = $("rec-freq").value;
+    var time = ($("rec-time").value || "10:00").split(":");
+    var hour = parseInt(time[0], 10), minute = parseInt(time[1], 10);
+    var zone = $("rec-zone").value;
+    if (freq === "custom") {
+      return {cron: $("rec-cron").value.trim(), sentence: "custom rule " + $("rec-cron").value.trim() + " in " + zone};
+    }
+    var at = " at " + $("rec-time").value + " " + zone;
+    if (freq === "day") { return {cron: minute + " " + hour + " * * *", sentence: "every day" + at}; }
+    if (freq === "week") {
+      var wd = parseInt($("rec-weekday").value, 10);
+      return {cron: minute + " " + hour + " * * " + wd, sentence: "every week on " + DAYS[wd] + at};
+    }
+    var day = parseInt($("rec-monthday").value || "1", 10);
+    return {cron: minute + " " + hour + " " + day + " * *", sentence: "every month on the " + day + (ORDINAL[day] || "th") + at};
+  }
+
+  function readSchedule() {
+    var kind = when();
+    if (kind === "once") { return {type: "once", local: $("once-local").value, zone: $("once-zone").value}; }
+    if (kind === "recurring") { return {type: "recurring", cron: recurringRule().cron, timezone: $("rec-zone").value}; }
+    if (kind === "local_time") { return {type: "local_time", date: $("local-date").value, time: $("local-time").value}; }
+    return {type: "immediate"};
+  }
+
+  function showSchedule() {
+    var kind = when();
+    all(".schedule-part").forEach(function (n) { show(n, n.getAttribute("data-when") === kind); });
+    var freq = $("rec-freq").value;
+    all(".rec-week").forEach(function (n) { show(n, freq === "week"); });
+    all(".rec-month").forEach(function (n) { show(n, freq === "month"); });
+    all(".rec-simple").forEach(function (n) { show(n, freq !== "custom"); });
+    all(".rec-custom").forEach(function (n) { show(n, freq === "custom"); });
+    if (kind === "recurring") { $("rec-sentence").textContent = recurringRule().sentence; }
+    nextTimes();
+  }
+
+  var timesTimer = null;
+  function nextTimes() {
+    clearTimeout(timesTimer);
+    timesTimer = setTimeout(function () {
+      var list = $("next-times");
+      if (when() === "immediate") { show($("next-times-box"), false); return; }
+      post(urls.schedule, {schedule: readSchedule()}).then(function (r) {
+        list.innerHTML = "";
+        clearError("schedule");
+        if (!r.ok) { placeErrors(r.data.fields || {}, r.data.error); show($("next-times-box"), false); return; }
+        r.data.next.forEach(function (t) {
+          var li = document.createElement("li"); li.textContent = t; list.appendChild(li);
+        });
+        show($("next-times-box"), r.data.next.length > 0);
+      });
+    }, 250);
+  }
+
+  function loadSchedule(s) {
+    if (!s) { return; }
+    var radio = $("when-" + s.type);
+    if (radio) { radio.checked = true; }
+    if (s.type === "once" && s.local) {
+      // the stored instant, as its wall-clock time in the shop's zone (the page works it out)
+      $("once-local").value = s.local;
+      $("once-zone").value = s.zone;
+    } else if (s.type === "recurring") {
+      $("rec-zone").value = s.timezone || $("rec-zone").value;
+      var parts = (s.cron || "").split(/\s+/);
+      var simple = parts.length === 5 && /^\d+$/.test(parts[0]) && /^\d+$/.test(parts[1]) && parts[3] === "*";
+      var pad = function (n) { return ("0" + n).slice(-2); };
+      if (simple && parts[2] === "*" && parts[4] === "*") { $("rec-freq").value = "day"; }
+      else if (simple && parts[2] === "*" && /^[0-6]$/.test(parts[4])) { $("rec-freq").value = "week"; $("rec-weekday").value = parts[4]; }
+      else if (simple && /^\d+$/.test(parts[2]) && parts[4] === "*") { $("rec-freq").value = "month"; $("rec-monthday").value = parts[2]; }
+      else { $("rec-freq").value = "custom"; $("rec-cron").value = s.cron || ""; simple = false; }
+      if (simple) { $("rec-time").value = pad(parts[1]) + ":" + pad(parts[0]); }
+    } else if (s.type === "local_time") {
+      $("local-date").value = s.date || "";
+      $("local-time").value = (s.time || "10:00").slice(0, 5);
+    }
+  }
+
+  // ------------------------------------------------------------------ the whole campaign
+
+  function payload() {
+    readVariant();
+    var body = {
+      name: $("b-name").value,
+      channel: channel(),
+      audience: $("b-audience").value,
+      variants: state.variants,
+      schedule: readSchedule()
+    };
+    if (state.id) { body.id = state.id; }
+    if (state.variants.length > 1) {
+      body.ab_test = {
+        test_fraction: parseFloat($("ab-fraction").value) / 100,
+        metric: $("ab-metric").value,
+        decide_after_hours: parseFloat($("ab-hours").value),
+        fallback: $("ab-fallback").value
+      };
+    }
+    return body;
+  }
+
+  // ------------------------------------------------------------------ errors at the fields
+
+  var fieldErrors = {};
+
+  function clearError(prefix) {
+    all("[data-field]").forEach(function (n) {
+      var key = n.getAttribute("data-field");
+      if (prefix && key.indexOf(prefix) !== 0) { return; }
+      n.classList.remove("is-invalid");
+      var fb = feedbackFor(n);
+      if (fb) { fb.textContent = ""; }
+    });
+    if (!prefix) { show($("builder-error"), false); }
+  }
+
+  function feedbackFor(node) {
+    if (node.id === "gjs-wrap") { return $("html-feedback"); }
+    var next = node.nextElementSibling;
+    while (next && !next.classList.contains("invalid-feedback")) { next = next.nextElementSibling; }
+    if (next) { return next; }
+    return node.classList.contains("invalid-feedback") ? node : null;
+  }
+
+  function showAt(key, message) {
+    var nodes = all('[data-field="' + key + '"]').filter(function (n) { return n.offsetParent !== null || n.id === "gjs-wrap"; });
+    if (!nodes.length) { return false; }
+    nodes.forEach(function (n) {
+      n.classList.add("is-invalid");
+      var fb = feedbackFor(n);
+      if (fb) { fb.textContent = message; show(fb, true); fb.classList.add("d-block"); }
+    });
+    return true;
+  }
+
+  function showFieldErrors() {
+    clearError("variant.");
+    Object.keys(fieldErrors).forEach(function (key) {
+      var m = /^variants\[(\d+)\]\.(\w+)/.exec(key);
+      if (m && parseInt(m[1], 10) === state.current) { showAt("variant." + m[2], fieldErrors[key]); }
+    });
+  }
+
+  function placeErrors(fields, message) {
+    var placed = false;
+    var firstVariant = null;
+    Object.keys(fields).forEach(function (key) {
+      var m = /^variants\[(\d+)\]\.(\w+)/.exec(key);
+      if (m) {
+        fieldErrors[key] = fields[key];
+        if (firstVariant === null) { firstVariant = parseInt(m[1], 10); }
+        placed = true;
+        return;
+      }
+      if (showAt(key, fields[key]) || showAt(key.split(".")[0], fields[key])) { placed = true; }
+    });
+    if (firstVariant !== null && firstVariant !== state.current) { switchTo(firstVariant); }
+    showFieldErrors();
+    if (!placed && message) {
+      $("builder-error").textContent = message;
+      show($("builder-error"), true);
+    }
+  }
+
+  // ------------------------------------------------------------------ preview
+
+  var previewTimer = null;
+  function schedulePreview() {
+    clearTimeout(previewTimer);
+    previewTimer = setTimeout(runPreview, 400);
+  }
+
+  function runPreview() {
+    var body = payload();
+    delete body.id;
+    delete body.ab_test;
+    body.schedule = {type: "immediate"};
+    if (!body.audience) { body.audience = "everyone"; }
+    if (!body.name.trim()) { body.name = "preview"; }
+    var variant = state.variants[state.current].name;
+    post(urls.preview, {campaign: body, contact_id: $("preview-contact").value || null, variant: variant}).then(function (r) {
+      var err = $("preview-error");
+      if (!r.ok) {
+        err.textContent = r.data.error; show(err, true);
+        return;
+      }
+      show(err, false);
+      var d = r.data;
+      if (d.subject !== undefined) {
+        $("preview-subject").textContent = d.subject;
+        $("preview-frame").srcdoc = d.html || "<pre>" + (d.text || "").replace(/</g, "&lt;") + "</pre>";
+      }
+      if (d.encoding !== undefined) {
+        $("preview-sms").textContent = d.body;
+        $("preview-sms-meter").textContent = d.body.length + " characters · " + d.encoding.toUpperCase() + " · " + d.segments + " segment" + (d.segments === 1 ? "" : "s");
+      }
+      if (d.characters !== undefined) {
+        $("preview-post").textContent = d.status;
+        $("preview-post-meter").textContent = d.characters + " / 500 characters";
+      }
+      if (d.benefits !== undefined) {
+        var rows = $("preview-benefits");
+        rows.innerHTML = "";
+        Object.keys(d.benefits).forEach(function (tier) {
+          var b = d.benefits[tier];
+          var tr = document.createElement("tr");
+          var words = b.type === "coupon" ? b.percent_off + "% off coupon" : "points × " + b.multiplier;
+          [tier, words + ", valid " + (b.valid_days || 1) + " day(s)"].forEach(function (t) {
+            var td = document.createElement("td"); td.textContent = t; tr.appendChild(td);
+          });
+          rows.appendChild(tr);
+        });
+        $("preview-benefit").textContent = d.contact_id ? (d.benefit ? "This member gets: " + (d.benefit.type === "coupon" ? d.benefit.percent_off + "% off coupon" : "points × " + d.benefit.multiplier) : "This member's tier has no benefit: not included.") : "";
+        var notice = d.notice || {};
+        $("preview-notice").textContent = (notice.email ? "Email: " + notice.email.subject + ". " : "") + (notice.sms ? "SMS: " + notice.sms.body : "");
+      }
+    });
+  }
+
+  function meters() {
+    var body = $("v-body").value;
+    $("sms-meter").textContent = body.length + " characters";
+    $("post-meter").textContent = $("v-status").value.length + " / 500 characters";
+  }
+
+  function loadContacts(q) {
+    get(urls.contacts + "?q=" + encodeURIComponent(q || "")).then(function (r) {
+      var select = $("preview-contact");
+      var keep = select.value;
+      select.innerHTML = '<option value="">a member with empty fields</option>';
+      r.data.items.forEach(function (c) {
+        var o = document.createElement("option");
+        o.value = c.id; o.textContent = c.label;
+        select.appendChild(o);
+      });
+      if (keep && select.querySelector('option[value="' + keep + '"]')) { select.value = keep; }
+      else if (r.data.items.length) { select.value = String(r.data.items[0].id); }
+      schedulePreview();
+    });
+  }
+
+  // ------------------------------------------------------------------ save, test, send
+
+  function afterSave(data) {
+    state.id = data.id;
+    state.status = data.status;
+    state.recipients = data.recipients;
+    $("review-sentence").textContent = data.review;
+    $("builder-status").textContent = data.status;
+    if (window.history && window.location.pathname !== idUrl("edit", data.id)) {
+      window.history.replaceState(null, "", idUrl("edit", data.id));
+    }
+  }
+
+  function save() {
+    clearError(); fieldErrors = {};
+    return post(urls.save, payload()).then(function (r) {
+      if (!r.ok) { placeErrors(r.data.fields || {}, r.data.error); return null; }
+      afterSave(r.data);
+      return r.data;
+    });
+  }
+
+  function testSend() {
+    var result = $("test-result");
+    result.textContent = "Sending a test…";
+    var go = function () {
+      return post(idUrl("test_send", state.id), {
+        to: $("test-to").value, contact_id: $("preview-contact").value || null,
+        variant: state.variants[state.current].name
+      }).then(function (r) {
+        if (!r.ok) { placeErrors(r.data.fields || {}, r.data.error); result.textContent = "Not sent: " + r.data.error; return; }
+        result.textContent = "Test sent to " + r.data.to + ".";
+      });
+    };
+    (editable ? save() : Promise.resolve({id: state.id})).then(function (saved) {
+      if (saved) { go(); } else { result.textContent = "Fix the problems above first."; }
+    });
+  }
+
+  function askToSend() {
+    save().then(function (saved) {
+      if (!saved) { return; }
+      var who = saved.recipients === null ? "one post to the shop's account" : saved.recipients.toLocaleString("en-US") + " members";
+      $("confirm-text").textContent = "This sends to " + who + ": " + saved.review + ".";
+      window.jQuery("#confirm-modal").modal("show");
+    });
+  }
+
+  function confirmSend() {
+    $("confirm-send").disabled = true;
+    post(idUrl("send", state.id), {}).then(function (r) {
+      $("confirm-send").disabled = false;
+      window.jQuery("#confirm-modal").modal("hide");
+      if (!r.ok) { placeErrors(r.data.fields || {}, r.data.error); return; }
+      window.location.href = idUrl("detail", state.id);
+    });
+  }
+
+  function unschedule() {
+    post(idUrl("unschedule", state.id), {}).then(function (r) {
+      if (!r.ok) { placeErrors({}, r.data.error); return; }
+      window.location.href = idUrl("edit", state.id);
+    });
+  }
+
+  // ------------------------------------------------------------------ wiring
+
+  function init() {
+    if (stored) {
+      $("b-name").value = stored.name;
+      var radio = $("channel-" + stored.channel);
+      if (radio) { radio.checked = true; }
+      $("b-audience").value = stored.audience;
+      if (stored.ab_test) {
+        $("ab-fraction").value = Math.round(stored.ab_test.test_fraction * 100);
+        $("ab-metric").value = stored.ab_test.metric;
+        $("ab-hours").value = stored.ab_test.decide_after_hours;
+      }
+      loadSchedule(stored.schedule);
+    } else {
+      $("channel-email").checked = true;
+      var day = root.getAttribute("data-start-day");
+      if (day) { $("when-once").checked = true; $("once-local").value = day + "T10:00"; }
+    }
+    drawTabs();
+    if (stored && stored.ab_test) { $("ab-fallback").value = stored.ab_test.fallback; }
+    showChannel();
+    writeVariant();
+    showSchedule();
+    refreshCount();
+    loadContacts("");
+    show($("unschedule"), state.status === "scheduled");
+    if (!editable) {
+      all("input, select, textarea, button").forEach(function (n) {
+        if (["preview-contact", "preview-search", "width-desktop", "width-mobile", "unschedule", "test-to", "test-send"].indexOf(n.id) < 0) { n.disabled = true; }
+      });
+      show($("save-draft"), false); show($("send-campaign"), false);
+    }
+
+    all("input[name=channel]").forEach(function (r) {
+      r.addEventListener("change", function () {
+        var old = channel();
+        state.variants = state.variants.map(function (v) { return {name: v.name}; });
+        writeVariant(); showChannel(); schedulePreview(); return old;
+      });
+    });
+    $("b-audience").addEventListener("change", refreshCount);
+    root.addEventListener("input", function (e) {
+      if (e.target.closest && e.target.closest(".channel-fields")) { meters(); readVariant(); schedulePreview(); }
+      if (e.target.closest && e.target.closest("#step-schedule")) { showSchedule(); }
+    });
+    root.addEventListener("change", function (e) {
+      if (e.target.closest && e.target.closest(".channel-fields")) { readVariant(); schedulePreview(); }
+      if (e.target.closest && e.target.closest("#step-schedule")) { showSchedule(); }
+    });
+    $("add-variant").addEventListener("click", function () {
+      readVariant();
+      var copy = JSON.parse(JSON.stringify(state.variants[state.current]));
+      copy.name = nextName();
+      state.variants.push(copy);
+      switchTo(state.variants.length - 1);
+    });
+    $("remove-variant").addEventListener("click", function () {
+      if (state.variants.length < 2) { return; }
+      state.variants.splice(state.current, 1);
+      state.current = Math.max(0, state.current - 1);
+      drawTabs(); writeVariant(); schedulePreview();
+    });
+    $("source-toggle").addEventListener("click", function () {
+      if (!sourceMode) {
+        $("v-html").value = emailEditor ? emailEditor.getHtml() : $("v-html").value;
+      } else if (emailEditor) {
+        emailEditor.setHtml($("v-html").value);
+      }
+      sourceMode = !sourceMode;
+      show($("v-html"), sourceMode);
+      show($("gjs-wrap"), !sourceMode);
+      $("source-toggle").textContent = sourceMode ? "Visual editor" : "HTML source";
+      readVariant();
+    });
+    $("width-desktop").addEventListener("click", function () { frameWidth("desktop"); });
+    $("width-mobile").addEventListener("click", function () { frameWidth("mobile"); });
+    $("preview-contact").addEventListener("change", schedulePreview);
+    var searchTimer = null;
+    $("preview-search").addEventListener("input", function () {
+      clearTimeout(searchTimer);
+      searchTimer = setTimeout(function () { loadContacts($("preview-search").value); }, 300);
+    });
+    $("save-draft").addEventListener("click", save);
+    $("test-send").addEventListener("click", testSend);
+    $("send-campaign").addEventListener("click", askToSend);
+    $("confirm-send").addEventListener("click", confirmSend);
+    $("unschedule").addEventListener("click", unschedule);
+    schedulePreview();
+  }
+
+  function frameWidth(kind) {
+    $("preview-frame").className = "preview-frame " + kind;
+    $("width-desktop").classList.toggle("active", kind === "desktop");
+    $("width-mobile").classList.toggle("active", kind === "mobile");
+  }
+
+  window.HeraldBuilder = {payload: payload, state: state};
+  init();
+})();
