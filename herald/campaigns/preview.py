@@ -57,7 +57,9 @@ def _contact(session: Session, contact_id: Any) -> Contact | None:
     try:
         number = int(contact_id)
     except (TypeError, ValueError):
-        raise ValidationError("contact_id must be a whole number", {"contact_id": "not an id"})
+        raise ValidationError(
+            "contact_id must be a whole number", {"contact_id": "not an id"}
+        ) from None
     contact = session.get(Contact, number) if 1 <= number <= 2_147_483_647 else None
     if contact is None or contact.erased_at is not None:
         raise NotFound(f"contact {contact_id} does not exist")

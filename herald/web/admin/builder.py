@@ -95,8 +95,10 @@ def _int(value: Any, field: str) -> int:
 
 
 def _problem(exc: HeraldError) -> Any:
+    """A problem the page shows at its fields. Answered as 200 with ``ok: false``: the page
+    expects it, and Chromium logs every 4xx answer to a fetch as a console error."""
     deps.session().rollback()
-    return jsonify(error=exc.message, fields=exc.fields or {}), exc.status
+    return jsonify(ok=False, error=exc.message, fields=exc.fields or {}, status=exc.status)
 
 
 def _transient(body: dict[str, Any]) -> Campaign:

@@ -36,13 +36,16 @@
       headers: {"Content-Type": "application/json", "X-CSRFToken": csrf},
       body: JSON.stringify(body)
     }).then(function (r) {
-      return r.json().then(function (data) { return {ok: r.ok, status: r.status, data: data}; });
+      return r.json().then(function (data) {
+        // problems come back as {ok: false, error, fields} (a 4xx would log a console error)
+        return {ok: r.ok && data.ok !== false, status: r.status, data: data};
+      });
     });
   }
 
   function get(url) {
     return fetch(url, {credentials: "same-origin"}).then(function (r) {
-      return r.json().then(function (data) { return {ok: r.ok, data: data}; });
+      return r.json().then(function (data) { return {ok: r.ok && data.ok !== false, data: data}; });
     });
   }
 

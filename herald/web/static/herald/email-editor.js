@@ -42,6 +42,7 @@
       height: "560px",
       fromElement: false,
       storageManager: false,
+      telemetry: false,  // GrapesJS reports usage to app.grapesjs.com unless told not to
       cssIcons: iconsCss || "",
       plugins: [preset && preset.default ? preset.default : preset],
       pluginsOpts: {"grapesjs-preset-newsletter": {blocks: [], inlineCss: false, showStylesOnChange: false}},
