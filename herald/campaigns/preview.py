@@ -208,15 +208,16 @@ def _send_email(
     message["Subject"] = rendered["subject"] or "(no subject)"
     message["Message-ID"] = make_msgid("herald-test")
     message["X-Herald-Test"] = "yes"
-    message.set_content(rendered.get("text") or "")
+    # quoted-printable keeps every line within SMTP's limit, however long the HTML's lines
+    message.set_content(rendered.get("text") or "", cte="quoted-printable")
     if rendered.get("html"):
-        message.add_alternative(rendered["html"], subtype="html")
+        message.add_alternative(rendered["html"], subtype="html", cte="quoted-printable")
     channel = EmailChannel(settings)
     try:
         envelope_from = getaddresses([sender])[0][1] or sender
-        return channel.send(
-            OutgoingEmail(message.as_bytes(), envelope_from, to, message["Message-ID"])
-        )
+        # SMTP lines end in CRLF, and the bytes go over DATA as they are
+        data = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+        return channel.send(OutgoingEmail(data, envelope_from, to, message["Message-ID"]))
     finally:
         channel.close()
 

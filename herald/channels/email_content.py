@@ -18,6 +18,7 @@ from typing import Any
 import css_inline
 from inscriptis import get_text
 from inscriptis.model.config import ParserConfig
+from jinja2 import TemplateSyntaxError, meta
 
 from herald.campaigns import render as templates
 from herald.campaigns.tracking import click_url, open_url
@@ -139,9 +140,23 @@ def _link(value: str) -> Link | None:
     if not source or "unsubscribe_url" in source:
         return None
     if "{{" in source or "{%" in source:
+        if not _member_names_only(source):
+            # a loop's variable (``{% for p in products %}<a href="{{ p.url }}">``) exists only
+            # inside the loop: the link stays in the template, rendered there, untracked
+            return None
         return Link(None, templates.compile_template("html", source, html=True))
     target = html.unescape(source)
     return Link(target) if _trackable(target) else None
+
+
+def _member_names_only(source: str) -> bool:
+    """True when a link's template uses only names every message has (contact, coupon, ...)."""
+    env = templates.environment(True)
+    try:
+        names = meta.find_undeclared_variables(env.parse(source))
+    except TemplateSyntaxError:
+        return True  # compile_template reports it, with the line
+    return names <= set(templates.TEMPLATE_NAMES)
 
 
 def _trackable(target: str) -> bool:

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from herald.audiences import contacts
-from herald.audiences.models import Segment
+from herald.audiences.models import Contact, Segment
 from herald.campaigns.models import Campaign
 from herald.core.accounts import create_user
 from herald.web.app import create_app
@@ -105,15 +105,26 @@ def marketer(app: Any) -> Iterator[tuple[Any, str]]:
 
 
 def wait_preview(page: Any, selector: str, text: str) -> None:
-    page.wait_for_function(
-        "([s, t]) => (document.querySelector(s).textContent || '').includes(t)",
-        arg=[selector, text],
-        timeout=15_000,
-    )
+    """Wait until ``selector`` shows ``text``; on a timeout, say what it showed instead."""
+    try:
+        page.wait_for_function(
+            "([s, t]) => (document.querySelector(s).textContent || '').includes(t)",
+            arg=[selector, text],
+            timeout=15_000,
+        )
+    except Exception:
+        shown = page.inner_text(selector)
+        errors = page.inner_text("#builder-error") if page.locator("#builder-error").count() else ""
+        raise AssertionError(f"{selector} shows {shown!r}, not {text!r}; {errors}") from None
 
 
 def frame_text(page: Any) -> str:
     return page.frame_locator("#preview-frame").locator("body").inner_text()
+
+
+def member_id(db: Any, address: str) -> str:
+    with db.session() as session:
+        return str(session.scalar(select(Contact.id).where(Contact.email == address)))
 
 
 def add_block(page: Any, block: str) -> None:
@@ -147,7 +158,7 @@ def test_ab_email_with_the_visual_editor_preview_test_send_and_send(
         for block in ("text", "product-grid", "coupon", "button", "divider"):
             add_block(page, block)
         # the preview renders variant A for the first member, in a sandboxed iframe
-        page.select_option("#preview-contact", label=re.compile("member0@example.com.*"))
+        page.select_option("#preview-contact", member_id(db, "member0@example.com"))
         wait_preview(page, "#preview-subject", "Hi Mei0")
         page.wait_for_function(
             "document.getElementById('preview-frame').srcdoc.includes('Hi Mei0, write')"
