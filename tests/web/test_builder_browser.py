@@ -24,7 +24,6 @@ from herald.web.app import create_app
 from tests.conftest import make_settings
 from tests.web.screenshots import (
     CHROMIUM,
-    SCREENSHOTS,
     VIEWPORT,
     chromium,
     live_server,
@@ -81,9 +80,11 @@ class Watch:
         self.problems: list[str] = []
         page.on(
             "console",
-            lambda m: self.problems.append(f"console {m.type}: {m.text} at {m.location}")
-            if m.type == "error"
-            else None,
+            lambda m: (
+                self.problems.append(f"console {m.type}: {m.text} at {m.location}")
+                if m.type == "error"
+                else None
+            ),
         )
         page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
         page.on(
@@ -216,7 +217,6 @@ def test_ab_email_with_the_visual_editor_preview_test_send_and_send(
         test = email.message_from_bytes(recorder.messages[0].data, policy=email.policy.default)
         assert test["Subject"] == "Hi Mei0"
 
-        page.screenshot(path=str(SCREENSHOTS / "builder.png"), full_page=False)
         page.click("#send-campaign")
         page.wait_for_selector("#confirm-modal.show")
         assert "6 members" in page.inner_text("#confirm-text")
@@ -260,3 +260,120 @@ def test_an_unknown_member_field_is_refused_at_the_field(app, db, shop):
         page.click("#save-draft")
         page.wait_for_selector("#v-subject.is-invalid", timeout=5_000)
         assert "nope" in page.inner_text("#v-subject ~ .invalid-feedback")
+
+
+def pick_channel(page: Any, kind: str) -> None:
+    page.click(f"label:has(#channel-{kind})")
+
+
+def save(page: Any, expect: str) -> int:
+    """Press Save draft, wait for the review sentence; returns the campaign id."""
+    page.click("#save-draft")
+    wait_preview(page, "#review-sentence", expect)
+    page.wait_for_url(re.compile(r".*/admin/build/\d+/$"))
+    return int(page.url.rstrip("/").rsplit("/", 1)[1])
+
+
+def test_sms_once_social_recurring_member_day_local_time_on_the_calendar(app, db, shop):
+    from datetime import timedelta
+
+    from herald.core import clock
+
+    day = (clock.now() + timedelta(days=3)).date()
+    with marketer(app) as (page, base):
+        # an SMS, once, at a picked date-time and zone
+        page.goto(f"{base}/admin/build/")
+        page.fill("#b-name", "Flash sale text")
+        pick_channel(page, "sms")
+        page.select_option("#b-audience", str(shop))
+        page.fill("#v-body", "你好 {{ contact.first_name }}，今晚八点闪购")
+        page.select_option("#preview-contact", member_id(db, "member2@example.com"))
+        wait_preview(page, "#preview-sms", "你好 Mei2")
+        assert "UCS2 · 1 segment" in page.inner_text("#preview-sms-meter")
+        page.check("#when-once", force=True)
+        page.fill("#once-local", f"{day.isoformat()}T20:00")
+        page.select_option("#once-zone", "Asia/Shanghai")
+        sms_id = save(page, "6 members by SMS, 1 variant")
+        with db.session() as session:
+            schedule = session.get(Campaign, sms_id).schedule
+        assert schedule == {"type": "once", "at": f"{day.isoformat()}T20:00:00+08:00"}
+
+        # a past once time is refused at save, at its field
+        page.fill("#once-local", "2020-01-01T10:00")
+        page.click("#save-draft")
+        page.wait_for_selector("#once-local.is-invalid")
+        assert "in the past" in page.inner_text("#once-local ~ .invalid-feedback")
+
+        # a social post, every month on the 8th at 10:00 Shanghai time
+        page.goto(f"{base}/admin/build/")
+        page.fill("#b-name", "Monthly lookbook post")
+        pick_channel(page, "social")
+        assert page.locator("#b-audience").is_hidden()
+        page.fill("#v-status", "New arrivals are in! {{ campaign.name }}")
+        wait_preview(page, "#preview-post-meter", "/ 500 characters")
+        assert "Monthly lookbook post" in page.inner_text("#preview-post")
+        page.check("#when-recurring", force=True)
+        page.select_option("#rec-freq", "month")
+        page.fill("#rec-monthday", "8")
+        page.fill("#rec-time", "10:00")
+        page.select_option("#rec-zone", "Asia/Shanghai")
+        wait_preview(page, "#rec-sentence", "every month on the 8th at 10:00 Asia/Shanghai")
+        page.wait_for_function(
+            "[...document.querySelectorAll('#next-times li')]"
+            ".filter(li => li.textContent.endsWith('-08 02:00')).length === 5"
+        )  # 10:00 in Shanghai is 02:00 in the shop's zone (UTC here)
+        post_id = save(page, "one post as a social post")
+        page.click("#send-campaign")
+        page.wait_for_selector("#confirm-modal.show")
+        assert "one post" in page.inner_text("#confirm-text")
+        page.click("#confirm-send")
+        page.wait_for_url(re.compile(rf".*/admin/campaigns/{post_id}/$"))
+        assert page.text_content("#campaign-status") == "scheduled"
+
+        # a member day at each member's local time, benefits per tier
+        page.goto(f"{base}/admin/build/")
+        page.fill("#b-name", "Gold member day")
+        pick_channel(page, "member_day")
+        page.select_option("#b-audience", "everyone")
+        page.select_option("#benefit-gold-type", "coupon")
+        page.fill("#benefit-gold-amount", "15")
+        page.fill("#benefit-gold-days", "2")
+        page.select_option("#benefit-silver-type", "points_multiplier")
+        page.fill("#benefit-silver-amount", "2")
+        page.check("#notify-email")
+        page.fill("#v-md-subject", "Your member day, {{ contact.first_name }}")
+        page.fill("#v-md-html", "<p>Enjoy your benefits</p>")
+        page.select_option("#preview-contact", member_id(db, "member4@example.com"))
+        wait_preview(page, "#preview-benefit", "This member gets: 15% off coupon")
+        assert page.locator("#preview-benefits tr").count() == 2
+        wait_preview(page, "#preview-notice", "Your member day, Mei4")
+        page.check("#when-local_time", force=True)
+        page.fill("#local-date", day.isoformat())
+        page.fill("#local-time", "09:30")
+        save(page, "12 members as a member day")
+
+        # all three on the calendar, on their days
+        page.goto(f"{base}/admin/calendar/?month={day:%Y-%m}")
+        cell = page.locator(f"td[data-day='{day.isoformat()}']")
+        assert "Flash sale text" in cell.inner_text()
+        assert "Gold member day" in cell.inner_text()
+        assert cell.locator(".kind-member_day").count() == 1
+        eighth = page.locator(f"td[data-day='{day:%Y-%m}-08'] .cal-item")
+        if day.day <= 8 or eighth.count():
+            assert eighth.first.inner_text().strip() == "02:00 Monthly lookbook post"
+        page.goto(f"{base}/admin/calendar/?month={(day.replace(day=1) + timedelta(days=40)):%Y-%m}")
+        assert page.locator("[data-schedule=recurring]").count() == 1
+
+        # the scheduled post goes back to draft and can be edited again
+        page.goto(f"{base}/admin/build/{post_id}/")
+        assert page.locator("#readonly-note").is_visible()
+        page.click("#unschedule")
+        page.wait_for_selector("#save-draft:not([disabled])")
+        assert page.text_content("#builder-status") == "draft"
+        assert page.input_value("#rec-monthday") == "8"
+        page.fill("#v-status", "New arrivals, second edition")
+        save(page, "one post")
+    with db.session() as session:
+        post = session.get(Campaign, post_id)
+        assert post.status == "draft" and post.next_run_at is None
+        assert post.variants[0].content["status"] == "New arrivals, second edition"
