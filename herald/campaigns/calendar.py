@@ -131,9 +131,9 @@ def describe(schedule: Mapping[str, Any], zone: ZoneInfo) -> str:
     kind = schedule.get("type")
     if kind == "once":
         at = schedules.parse_at(schedule["at"])
-        return f"once, at {at.strftime('%Y-%m-%d %H:%M')} (UTC{at.strftime('%z')[:3]})"
+        return f"once, at {at:%Y-%m-%d %H:%M} (UTC{at:%z})"
     if kind == "local_time":
         return f"on {schedule['date']} at {schedule['time'][:5]} in each member's own time zone"
     if kind == "recurring":
-        return f"recurring ({schedule['cron']}) in {schedule.get('timezone') or zone.key}"
+        return f"on the rule {schedule['cron']} in {schedule.get('timezone') or zone.key}"
     return "as soon as it is sent"

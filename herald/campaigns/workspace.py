@@ -85,27 +85,46 @@ def _when(at: datetime, zone: ZoneInfo, now: datetime) -> str:
     return f"{local:%H:%M} {zone.key} time{day}"
 
 
+def _start(schedule: Mapping[str, Any], zone: ZoneInfo, now: datetime) -> str:
+    kind = schedule.get("type", "immediate")
+    if kind == "once":
+        return f"at {_when(schedules.parse_at(schedule['at']), zone, now)}"
+    if kind == "local_time":
+        return calendar.describe(schedule, zone)
+    if kind == "recurring":
+        due = schedules.next_due(schedule, now, zone)
+        then = f", next at {_when(due, zone, now)}" if due else ""
+        return f"{calendar.describe(schedule, zone)}{then}"
+    return "as soon as it is sent"
+
+
 def review(session: Session, campaign: Campaign, zone: ZoneInfo) -> str:
     """One sentence saying what will happen, e.g. "12,430 members by email, 2 variants, 20%
-    test, winner by click rate at 14:00 Asia/Shanghai time, the rest after"."""
+    test at 10:00 Asia/Shanghai time, winner by click rate at 14:00 Asia/Shanghai time (else
+    A), the rest after"."""
     count = audience_count(session, campaign, zone)
-    parts = [
-        ("one post" if count is None else f"{count:,} member{'s' if count != 1 else ''}")
-        + f" {CHANNEL_WORDS.get(campaign.channel, campaign.channel)}"
-    ]
+    who = "one post" if count is None else f"{count:,} member{'s' if count != 1 else ''}"
     variants = len(campaign.variants)
-    parts.append(f"{variants} variant{'s' if variants != 1 else ''}")
+    parts = [
+        f"{who} {CHANNEL_WORDS.get(campaign.channel, campaign.channel)}",
+        f"{variants} variant{'s' if variants != 1 else ''}",
+    ]
     schedule = campaign.schedule or {"type": "immediate"}
     now = clock.now()
-    start = schedules.next_due(schedule, now, zone) if schedule.get("type") != "immediate" else None
+    start = _start(schedule, zone, now)
     ab = campaign.ab_test
-    if ab:
-        parts.append(f"{round(ab['test_fraction'] * 100)}% test")
-        metric = METRIC_WORDS.get(ab["metric"], ab["metric"])
-        decide = (start or now) + timedelta(hours=ab["decide_after_hours"])
-        moment = f"at {_when(decide, zone, now)}" if start else f"{ab['decide_after_hours']:g} h in"
-        parts.append(f"winner by {metric} {moment} (else {ab['fallback']}), the rest after")
-    parts.append(f"sent {calendar.describe(schedule, zone)}")
+    if not ab:
+        return ", ".join([*parts, start])
+    parts.append(f"{round(ab['test_fraction'] * 100)}% test {start}")
+    metric = METRIC_WORDS.get(ab["metric"], ab["metric"])
+    hours = ab["decide_after_hours"]
+    first = schedules.next_due(schedule, now, zone) if schedule.get("type") == "once" else None
+    moment = (
+        f"at {_when(first + timedelta(hours=hours), zone, now)}"
+        if first
+        else f"{hours:g} hours after the test starts"
+    )
+    parts.append(f"winner by {metric} {moment} (else {ab['fallback']}), the rest after")
     return ", ".join(parts)
 
 

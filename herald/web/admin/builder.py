@@ -28,8 +28,10 @@ MAX_VARIANTS = 8
 CONTACT_PICKS = 20
 
 
-def _zones() -> list[str]:
-    return sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/"))
+def _zones(default: str) -> list[str]:
+    """Region/City zones for the pickers, with UTC and the shop's own zone always there."""
+    zones = {z for z in available_timezones() if "/" in z and not z.startswith("Etc/")}
+    return ["UTC", *sorted(zones | {default} - {"UTC"})]
 
 
 def once_at(local: Any, zone_name: Any) -> str:
@@ -164,7 +166,7 @@ class BuilderView(Protected, BaseView):
             state=state,
             campaign=campaign,
             segments=[{"id": sid, "name": name} for sid, name in rows],
-            zones=_zones(),
+            zones=_zones(zone.key),
             default_zone=zone.key,
             start_day=start_day,
             tiers=TIERS,

@@ -72,8 +72,9 @@
       /** Load a stored document (or nothing, for an empty editor). */
       setHtml: function (source) {
         var parts = split(source);
-        editor.setComponents(parts.body);
+        // styles first: setStyle replaces every rule, including those made from style attributes
         editor.setStyle(parts.css);
+        editor.setComponents(parts.body);
       },
       isEmpty: function () { return editor.getComponents().length === 0; }
     };
