@@ -377,3 +377,21 @@ def test_sms_once_social_recurring_member_day_local_time_on_the_calendar(app, db
         post = session.get(Campaign, post_id)
         assert post.status == "draft" and post.next_run_at is None
         assert post.variants[0].content["status"] == "New arrivals, second edition"
+
+
+def test_the_campaign_list_offers_the_pencil_only_on_drafts(app, db, shop):
+    from herald.campaigns import service
+
+    with db.session() as session:
+        zone = app.extensions["herald.settings"].timezone
+        body = {"name": "x", "channel": "social", "variants": [{"status": "Hi"}]}
+        draft = service.create_campaign(session, {**body, "name": "draft one"}, zone)
+        sent = service.create_campaign(session, {**body, "name": "cancelled one"}, zone)
+        service.cancel(session, sent)
+        ids = draft.id, sent.id
+    with marketer(app) as (page, base):
+        page.goto(f"{base}/admin/campaigns/")
+        assert page.locator(f"a.row-edit[href$='/admin/build/{ids[0]}/']").count() == 1
+        assert page.locator(f"a.row-edit[href$='/admin/build/{ids[1]}/']").count() == 0
+        page.click("#open-builder")
+        page.wait_for_url(f"{base}/admin/build/")
