@@ -52,5 +52,12 @@ class OutboxView(Protected, BaseView):
             headers=[(k, str(v)) for k, v in message.items()],
             subject=str(message.get("Subject", "")),
             text=text_part.get_content() if text_part is not None else None,
-            html=html_part.get_content() if html_part is not None else None,
+            html=_untracked(html_part.get_content()) if html_part is not None else None,
         )
+
+
+def _untracked(html: str) -> str:
+    from herald.campaigns.preview import untracked
+
+    settings = deps.settings()
+    return untracked(html, settings.public_url, settings.secret_key)
