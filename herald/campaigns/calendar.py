@@ -64,7 +64,7 @@ def occurrences(
         return [wall] if start <= wall < end else []
     if kind == "recurring":
         rule_zone = ZoneInfo(schedule.get("timezone") or zone.key)
-        trigger = schedules._cron(schedule["cron"], rule_zone)
+        trigger = schedules.cron_trigger(schedule["cron"], rule_zone)
         found: list[datetime] = []
         fire = trigger.get_next_fire_time(None, start)
         while fire is not None and fire < end and len(found) < limit:

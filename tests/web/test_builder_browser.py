@@ -189,6 +189,7 @@ def test_ab_email_with_the_visual_editor_preview_test_send_and_send(
         page.select_option("#ab-metric", "click_rate")
         page.fill("#ab-hours", "0")
         page.select_option("#ab-fallback", "A")
+        page.select_option("#ab-confidence", "0.99")
         page.click("#save-draft")
         wait_preview(page, "#review-sentence", "6 members by email, 2 variants, 50% test")
         assert "winner by click rate" in page.inner_text("#review-sentence")
@@ -199,6 +200,7 @@ def test_ab_email_with_the_visual_editor_preview_test_send_and_send(
             campaign = session.scalars(select(Campaign)).one()
             html = campaign.variants[0].content["html"]
             assert campaign.ab_test["test_fraction"] == 0.5
+            assert campaign.ab_test["confidence"] == 0.99
             assert [v.name for v in campaign.variants] == ["A", "B"]
         assert "{% for p in products %}" in html
         assert '{{ contact.attributes.city | default("friend") }}' in html

@@ -128,6 +128,7 @@
       if ($("notify-sms").checked) { v.notify.push("sms"); }
       setIf(v, "subject", $("v-md-subject").value);
       setIf(v, "html", $("v-md-html").value);
+      setIf(v, "text", $("v-md-text").value);
       setIf(v, "sms_body", $("v-md-sms").value);
     }
     state.variants[state.current] = v;
@@ -155,6 +156,7 @@
     $("notify-sms").checked = (v.notify || []).indexOf("sms") >= 0;
     $("v-md-subject").value = v.subject || "";
     $("v-md-html").value = v.html || "";
+    $("v-md-text").value = v.text || "";
     $("v-md-sms").value = v.sms_body || "";
     meters();
   }
@@ -309,6 +311,7 @@
         test_fraction: parseFloat($("ab-fraction").value) / 100,
         metric: $("ab-metric").value,
         decide_after_hours: parseFloat($("ab-hours").value),
+        confidence: parseFloat($("ab-confidence").value),
         fallback: $("ab-fallback").value
       };
     }
@@ -532,6 +535,12 @@
         $("ab-fraction").value = Math.round(stored.ab_test.test_fraction * 100);
         $("ab-metric").value = stored.ab_test.metric;
         $("ab-hours").value = stored.ab_test.decide_after_hours;
+        var sure = String(stored.ab_test.confidence);
+        if (!$("ab-confidence").querySelector('option[value="' + sure + '"]')) {
+          var o = document.createElement("option"); o.value = sure; o.textContent = Math.round(stored.ab_test.confidence * 1000) / 10 + "%";
+          $("ab-confidence").appendChild(o);
+        }
+        $("ab-confidence").value = sure;
       }
       loadSchedule(stored.schedule);
     } else {
