@@ -12,8 +12,6 @@
   var tiers = JSON.parse(root.getAttribute("data-tiers"));
   var csrf = document.querySelector("meta[name=csrf-token]").getAttribute("content");
   var MAX_VARIANTS = 8;
-  var ORDINAL = {1: "st", 2: "nd", 3: "rd", 21: "st", 22: "nd", 23: "rd", 31: "st"};
-  var DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
 
   function $(id) { return document.getElementById(id); }
   function all(sel) { return Array.prototype.slice.call(root.querySelectorAll(sel)); }
@@ -210,90 +208,6 @@
     return "V" + used.length;
   }
 
-  // ------------------------------------------------------------------ schedule
-
-  function when() { return root.querySelector("input[name=when]:checked").value; }
-
-  function recurringRule() {
-    var freq = $("rec-freq").value;
-    var time = ($("rec-time").value || "10:00").split(":");
-    var hour = parseInt(time[0], 10), minute = parseInt(time[1], 10);
-    var zone = $("rec-zone").value;
-    if (freq === "custom") {
-      return {cron: $("rec-cron").value.trim(), sentence: "custom rule " + $("rec-cron").value.trim() + " in " + zone};
-    }
-    var at = " at " + $("rec-time").value + " " + zone;
-    if (freq === "day") { return {cron: minute + " " + hour + " * * *", sentence: "every day" + at}; }
-    if (freq === "week") {
-      var wd = parseInt($("rec-weekday").value, 10);
-      return {cron: minute + " " + hour + " * * " + wd, sentence: "every week on " + DAYS[wd] + at};
-    }
-    var day = parseInt($("rec-monthday").value || "1", 10);
-    return {cron: minute + " " + hour + " " + day + " * *", sentence: "every month on the " + day + (ORDINAL[day] || "th") + at};
-  }
-
-  function readSchedule() {
-    var kind = when();
-    if (kind === "once") { return {type: "once", local: $("once-local").value, zone: $("once-zone").value}; }
-    if (kind === "recurring") { return {type: "recurring", cron: recurringRule().cron, timezone: $("rec-zone").value}; }
-    if (kind === "local_time") { return {type: "local_time", date: $("local-date").value, time: $("local-time").value}; }
-    return {type: "immediate"};
-  }
-
-  function showSchedule() {
-    var kind = when();
-    all(".schedule-part").forEach(function (n) { show(n, n.getAttribute("data-when") === kind); });
-    var freq = $("rec-freq").value;
-    all(".rec-week").forEach(function (n) { show(n, freq === "week"); });
-    all(".rec-month").forEach(function (n) { show(n, freq === "month"); });
-    all(".rec-simple").forEach(function (n) { show(n, freq !== "custom"); });
-    all(".rec-custom").forEach(function (n) { show(n, freq === "custom"); });
-    if (kind === "recurring") { $("rec-sentence").textContent = recurringRule().sentence; }
-    nextTimes();
-  }
-
-  var timesTimer = null;
-  function nextTimes() {
-    clearTimeout(timesTimer);
-    timesTimer = setTimeout(function () {
-      var list = $("next-times");
-      if (when() === "immediate") { show($("next-times-box"), false); return; }
-      post(urls.schedule, {schedule: readSchedule()}).then(function (r) {
-        list.innerHTML = "";
-        clearError("schedule");
-        if (!r.ok) { placeErrors(r.data.fields || {}, r.data.error); show($("next-times-box"), false); return; }
-        r.data.next.forEach(function (t) {
-          var li = document.createElement("li"); li.textContent = t; list.appendChild(li);
-        });
-        show($("next-times-box"), r.data.next.length > 0);
-      });
-    }, 250);
-  }
-
-  function loadSchedule(s) {
-    if (!s) { return; }
-    var radio = $("when-" + s.type);
-    if (radio) { radio.checked = true; }
-    if (s.type === "once" && s.local) {
-      // the stored instant, as its wall-clock time in the shop's zone (the page works it out)
-      $("once-local").value = s.local;
-      $("once-zone").value = s.zone;
-    } else if (s.type === "recurring") {
-      $("rec-zone").value = s.timezone || $("rec-zone").value;
-      var parts = (s.cron || "").split(/\s+/);
-      var simple = parts.length === 5 && /^\d+$/.test(parts[0]) && /^\d+$/.test(parts[1]) && parts[3] === "*";
-      var pad = function (n) { return ("0" + n).slice(-2); };
-      if (simple && parts[2] === "*" && parts[4] === "*") { $("rec-freq").value = "day"; }
-      else if (simple && parts[2] === "*" && /^[0-6]$/.test(parts[4])) { $("rec-freq").value = "week"; $("rec-weekday").value = parts[4]; }
-      else if (simple && /^\d+$/.test(parts[2]) && parts[4] === "*") { $("rec-freq").value = "month"; $("rec-monthday").value = parts[2]; }
-      else { $("rec-freq").value = "custom"; $("rec-cron").value = s.cron || ""; simple = false; }
-      if (simple) { $("rec-time").value = pad(parts[1]) + ":" + pad(parts[0]); }
-    } else if (s.type === "local_time") {
-      $("local-date").value = s.date || "";
-      $("local-time").value = (s.time || "10:00").slice(0, 5);
-    }
-  }
-
   // ------------------------------------------------------------------ the whole campaign
 
   function payload() {
@@ -303,7 +217,7 @@
       channel: channel(),
       audience: $("b-audience").value,
       variants: state.variants,
-      schedule: readSchedule()
+      schedule: schedule.read()
     };
     if (state.id) { body.id = state.id; }
     if (state.variants.length > 1) {
@@ -381,6 +295,11 @@
     }
   }
 
+  var schedule = window.HeraldSchedule({
+    root: root, $: $, all: all, show: show, post: post, urls: urls,
+    clearError: clearError, placeErrors: placeErrors
+  });
+
   // ------------------------------------------------------------------ preview
 
   var previewTimer = null;
@@ -404,35 +323,7 @@
         return;
       }
       show(err, false);
-      var d = r.data;
-      if (d.subject !== undefined) {
-        $("preview-subject").textContent = d.subject;
-        $("preview-frame").srcdoc = d.html || "<pre>" + (d.text || "").replace(/</g, "&lt;") + "</pre>";
-      }
-      if (d.encoding !== undefined) {
-        $("preview-sms").textContent = d.body;
-        $("preview-sms-meter").textContent = d.body.length + " characters · " + d.encoding.toUpperCase() + " · " + d.segments + " segment" + (d.segments === 1 ? "" : "s");
-      }
-      if (d.characters !== undefined) {
-        $("preview-post").textContent = d.status;
-        $("preview-post-meter").textContent = d.characters + " / 500 characters";
-      }
-      if (d.benefits !== undefined) {
-        var rows = $("preview-benefits");
-        rows.innerHTML = "";
-        Object.keys(d.benefits).forEach(function (tier) {
-          var b = d.benefits[tier];
-          var tr = document.createElement("tr");
-          var words = b.type === "coupon" ? b.percent_off + "% off coupon" : "points × " + b.multiplier;
-          [tier, words + ", valid " + (b.valid_days || 1) + " day(s)"].forEach(function (t) {
-            var td = document.createElement("td"); td.textContent = t; tr.appendChild(td);
-          });
-          rows.appendChild(tr);
-        });
-        $("preview-benefit").textContent = d.contact_id ? (d.benefit ? "This member gets: " + (d.benefit.type === "coupon" ? d.benefit.percent_off + "% off coupon" : "points × " + d.benefit.multiplier) : "This member's tier has no benefit: not included.") : "";
-        var notice = d.notice || {};
-        $("preview-notice").textContent = (notice.email ? "Email: " + notice.email.subject + ". " : "") + (notice.sms ? "SMS: " + notice.sms.body : "");
-      }
+      window.HeraldPreview.draw(r.data);
     });
   }
 
@@ -542,7 +433,7 @@
         }
         $("ab-confidence").value = sure;
       }
-      loadSchedule(stored.schedule);
+      schedule.load(stored.schedule);
     } else {
       $("channel-email").checked = true;
       var day = root.getAttribute("data-start-day");
@@ -552,7 +443,7 @@
     if (stored && stored.ab_test) { $("ab-fallback").value = stored.ab_test.fallback; }
     showChannel();
     writeVariant();
-    showSchedule();
+    schedule.show();
     refreshCount();
     loadContacts("");
     show($("unschedule"), state.status === "scheduled");
@@ -573,11 +464,11 @@
     $("b-audience").addEventListener("change", refreshCount);
     root.addEventListener("input", function (e) {
       if (e.target.closest && e.target.closest(".channel-fields")) { meters(); readVariant(); schedulePreview(); }
-      if (e.target.closest && e.target.closest("#step-schedule")) { showSchedule(); }
+      if (e.target.closest && e.target.closest("#step-schedule")) { schedule.show(); }
     });
     root.addEventListener("change", function (e) {
       if (e.target.closest && e.target.closest(".channel-fields")) { readVariant(); schedulePreview(); }
-      if (e.target.closest && e.target.closest("#step-schedule")) { showSchedule(); }
+      if (e.target.closest && e.target.closest("#step-schedule")) { schedule.show(); }
     });
     $("add-variant").addEventListener("click", function () {
       readVariant();
@@ -604,8 +495,8 @@
       $("source-toggle").textContent = sourceMode ? "Visual editor" : "HTML source";
       readVariant();
     });
-    $("width-desktop").addEventListener("click", function () { frameWidth("desktop"); });
-    $("width-mobile").addEventListener("click", function () { frameWidth("mobile"); });
+    $("width-desktop").addEventListener("click", function () { window.HeraldPreview.width("desktop"); });
+    $("width-mobile").addEventListener("click", function () { window.HeraldPreview.width("mobile"); });
     $("preview-contact").addEventListener("change", schedulePreview);
     var searchTimer = null;
     $("preview-search").addEventListener("input", function () {
@@ -620,11 +511,6 @@
     schedulePreview();
   }
 
-  function frameWidth(kind) {
-    $("preview-frame").className = "preview-frame " + kind;
-    $("width-desktop").classList.toggle("active", kind === "desktop");
-    $("width-mobile").classList.toggle("active", kind === "mobile");
-  }
 
   window.HeraldBuilder = {payload: payload, state: state};
   init();
