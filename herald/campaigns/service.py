@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from herald.audiences.models import Segment
-from herald.campaigns import schedules, status
+from herald.campaigns import schedules, status, workspace
 from herald.campaigns.models import Batch, Campaign, Delivery, Run, Variant
 from herald.campaigns.senders import SENDERS, sender_class
 from herald.core import clock
@@ -77,6 +77,7 @@ def create_campaign(session: Session, payload: Any, default_zone: ZoneInfo) -> C
     """Validate a campaign (contract section 8) and store it as a draft. Nothing is half-written:
     every check runs before the first row is added."""
     values = clean_campaign(session, payload, default_zone)
+    workspace.refuse_past(values["schedule"])
     campaign = Campaign(status="draft", **{k: v for k, v in values.items() if k != "variants"})
     _set_variants(campaign, values["variants"])
     session.add(campaign)
@@ -104,6 +105,8 @@ def update_campaign(
     if "channel" in changes and changes["channel"] != campaign.channel:
         raise ValidationError("a campaign's channel cannot change", {"channel": "fixed"})
     values = clean_campaign(session, {**current, **changes}, default_zone)
+    if "schedule" in changes and values["schedule"] != campaign.schedule:
+        workspace.refuse_past(values["schedule"])
     for key, value in values.items():
         if key != "variants":
             setattr(campaign, key, value)
@@ -155,6 +158,7 @@ def clean_campaign(session: Session, payload: Any, default_zone: ZoneInfo) -> di
             f"a {channel} campaign has no segment", {"segment_id": f"not used by {channel}"}
         )
     variants = check_variants(channel, payload.get("variants"))
+    workspace.check_bounds(variants)
     schedule = schedules.validate(payload.get("schedule"), default_zone)
     ab_test = payload.get("ab_test")
     if ab_test is not None:

@@ -18,6 +18,7 @@ from typing import Any
 import css_inline
 from inscriptis import get_text
 from inscriptis.model.config import ParserConfig
+from jinja2 import TemplateSyntaxError, meta
 
 from herald.templating import render as templates
 from herald.templating.tracking import click_url, open_url
@@ -25,6 +26,7 @@ from herald.templating.tracking import click_url, open_url
 _HREF = re.compile(r"""(<(?:a|area)\b[^>]*?(?<![\w-])href\s*=\s*)(["'])(.*?)\2""", re.I | re.S)
 _JINJA = re.compile(r"{{.*?}}|{%.*?%}|{#.*?#}", re.S)
 _MARK = re.compile(r"hrldlnk(\d+)x|hrldpxlx")
+_LOOP = re.compile(r"hrldloop(.*?)hrldpool", re.S)
 _UNTRACKED = ("#", "mailto:", "tel:", "sms:", "javascript:", "data:", "cid:")
 PIXEL_MARK = "hrldpxlx"
 _PIXEL_TAG = (
@@ -68,7 +70,18 @@ class PreparedContent:
         if swap is not None:
             text = _MARK.sub(lambda m: "" if m.group(1) is None else swap(m), text).strip() + "\n"
             body = _MARK.sub(swap, body or "")
+            loop = self._loop_swapper(delivery_id)
+            text, body = _LOOP.sub(loop, text), _LOOP.sub(loop, body)
         return text, body
+
+    def _loop_swapper(self, delivery_id: int) -> Callable[[Any], str]:
+        def swap(match: Any) -> str:
+            target = html.unescape(match.group(1)).strip()
+            if not _trackable(target):
+                return match.group(1)
+            return click_url(self.public_url, self.secret, delivery_id, target)
+
+        return swap
 
     def _swapper(self, context: Mapping[str, Any], delivery_id: int) -> Callable[[Any], str]:
         unsubscribe = str(context.get("unsubscribe_url") or "")
@@ -102,6 +115,11 @@ def prepare_content(
 
     def mark(match: re.Match[str]) -> str:
         prefix, quote, value = match.groups()
+        if _JINJA.search(value) and not _member_names_only(value):
+            # a loop's variable (``{% for p in products %}<a href="{{ p.url }}">``) exists only
+            # inside the loop: the address renders in place, between markers that each
+            # member's message turns into a tracked link
+            return f"{prefix}{quote}hrldloop{value}hrldpool{quote}"
         link = _link(value)
         if link is None:
             return match.group(0)
@@ -142,6 +160,16 @@ def _link(value: str) -> Link | None:
         return Link(None, templates.compile_template("html", source, html=True))
     target = html.unescape(source)
     return Link(target) if _trackable(target) else None
+
+
+def _member_names_only(source: str) -> bool:
+    """True when a link's template uses only names every message has (contact, coupon, ...)."""
+    env = templates.environment(True)
+    try:
+        names = meta.find_undeclared_variables(env.parse(source))
+    except TemplateSyntaxError:
+        return True  # compile_template reports it, with the line
+    return names <= set(templates.TEMPLATE_NAMES)
 
 
 def _trackable(target: str) -> bool:

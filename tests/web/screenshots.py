@@ -211,10 +211,115 @@ def take_screenshots(out: Path = SCREENSHOTS) -> list[Path]:
             page.goto(f"{base}/admin/contacts/")
             page.screenshot(path=str(out / "contacts.png"))
             written.append(out / "contacts.png")
+            written += _workspace_shots(page, base, db, settings, out)
     finally:
         outbox.stop()
         db.dispose()
     return written
+
+
+WORKSPACE_HTML = (
+    '<div style="font-family:Arial;font-size:15px;padding:10px">Hi {{ contact.first_name }}, '
+    "Double 11 starts early for you.</div>"
+    '<div style="text-align:center;padding:12px"><a href="https://shop.example/" '
+    'style="font-family:Arial;display:inline-block;padding:12px 26px;background:#2f6fed;'
+    'color:#fff;text-decoration:none;border-radius:4px;font-weight:bold">Shop now</a></div>'
+    '<div style="font-family:Arial;border:2px dashed #2f6fed;padding:16px;margin:10px;'
+    'text-align:center"><div style="font-size:13px;color:#6b7280">Your code</div>'
+    '<div style="font-size:24px;font-weight:bold">{{ coupon.code | default("D11-EARLY") }}</div>'
+    "</div>"
+)
+
+
+def _workspace_shots(
+    page: Any, base: str, db: Database, settings: Settings, out: Path
+) -> list[Path]:
+    """The campaign builder (an A/B email in the visual editor, previewed for a member) and the
+    month's calendar with a once send, a recurring post and a member day."""
+    from datetime import timedelta
+
+    from herald.campaigns import service
+    from herald.core import clock
+
+    zone = settings.timezone
+    soon = clock.now().astimezone(zone) + timedelta(days=2)
+    with db.session() as session:
+        ab = service.create_campaign(
+            session,
+            {
+                "name": "Double 11 A/B",
+                "channel": "email",
+                "segment_id": 1,
+                "variants": [
+                    {
+                        "name": "A",
+                        "subject": "{{ contact.first_name }}, early access",
+                        "html": WORKSPACE_HTML,
+                    },
+                    {
+                        "name": "B",
+                        "subject": "Only for you, {{ contact.first_name }}",
+                        "html": WORKSPACE_HTML,
+                    },
+                ],
+                "ab_test": {"test_fraction": 0.2, "metric": "click_rate", "decide_after_hours": 4},
+                "schedule": {"type": "once", "at": soon.replace(hour=10, minute=0).isoformat()},
+            },
+            zone,
+        )
+        service.create_campaign(
+            session,
+            {
+                "name": "Monthly lookbook",
+                "channel": "social",
+                "variants": [{"status": "New arrivals are in"}],
+                "schedule": {"type": "recurring", "cron": "0 10 8 * *", "timezone": zone.key},
+            },
+            zone,
+        )
+        service.create_campaign(
+            session,
+            {
+                "name": "Gold member day",
+                "channel": "member_day",
+                "variants": [
+                    {"benefits": {"gold": {"type": "coupon", "percent_off": 15}}, "notify": []}
+                ],
+                "schedule": {
+                    "type": "local_time",
+                    "date": (soon + timedelta(days=5)).date().isoformat(),
+                    "time": "09:00",
+                },
+            },
+            zone,
+        )
+        ab_id = ab.id
+    page.goto(f"{base}/admin/build/{ab_id}/")
+    page.wait_for_selector("#gjs .gjs-block", timeout=30_000)
+    page.wait_for_function(
+        "document.getElementById('preview-frame').srcdoc.includes('Double 11 starts early')",
+        timeout=15_000,
+    )
+    page.click("#save-draft")
+    try:
+        page.wait_for_function(
+            "document.getElementById('review-sentence').textContent.includes('members by email')"
+        )
+    except Exception:
+        problems = page.eval_on_selector_all(
+            ".invalid-feedback, #builder-error",
+            "ns => ns.map(n => n.textContent).filter(t => t.trim())",
+        )
+        raise RuntimeError(f"the builder did not save: {problems}") from None
+    page.evaluate("document.getElementById('step-content').scrollIntoView()")
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(out / "builder.png"))
+    page.evaluate("document.getElementById('step-schedule').scrollIntoView()")
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(out / "review.png"))
+    page.goto(f"{base}/admin/calendar/")
+    page.screenshot(path=str(out / "calendar.png"))
+    return [out / "builder.png", out / "review.png", out / "calendar.png"]
 
 
 def main() -> int:

@@ -240,8 +240,14 @@ def test_a_draft_can_be_changed_and_a_sent_one_cannot(client, auth):
 
 
 def test_arming_a_once_schedule_in_the_past_is_refused(client, auth):
+    # refused at save; a once time that passed while the draft waited is refused at schedule
     body = email_campaign(schedule={"type": "once", "at": "2020-01-01T10:00:00+08:00"})
+    refused = client.post("/api/v1/campaigns", json=body, headers=auth)
+    assert refused.status_code == 422 and "schedule.at" in refused.json["error"]["fields"]
+    soon = (clock.now() + timedelta(minutes=5)).isoformat()
+    body = email_campaign(schedule={"type": "once", "at": soon})
     created = client.post("/api/v1/campaigns", json=body, headers=auth).json
+    clock.shift(timedelta(hours=1))
     answer = client.post(f"/api/v1/campaigns/{created['id']}/schedule", headers=auth)
     assert answer.status_code == 422 and "schedule.at" in answer.json["error"]["fields"]
 

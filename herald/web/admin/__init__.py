@@ -72,6 +72,8 @@ def init_app(app: Flask) -> Admin:
     from herald.core.accounts import ApiToken, User
     from herald.web.admin.accounts import TokenView, UserView
     from herald.web.admin.audiences import ContactView, SegmentView
+    from herald.web.admin.builder import BuilderView
+    from herald.web.admin.calendar import CalendarView
     from herald.web.admin.campaigns import CampaignView
     from herald.web.admin.dashboard import DashboardView
     from herald.web.admin.imports import ImportView
@@ -101,6 +103,8 @@ def init_app(app: Flask) -> Admin:
     admin.add_view(
         CampaignView(Campaign, session, name="Campaigns", endpoint="campaigns", url="campaigns")
     )
+    admin.add_view(BuilderView(name="New campaign", endpoint="builder", url="build"))
+    admin.add_view(CalendarView(name="Calendar", endpoint="calendar", url="calendar"))
     admin.add_view(ImportView(name="Imports", endpoint="imports", url="imports"))
     admin.add_view(ReportView(name="Reports", endpoint="reports", url="reports"))
     admin.add_view(OutboxView(name="Outbox", endpoint="outbox", url="outbox"))

@@ -126,6 +126,7 @@ class CampaignView(HeraldModelView):
     """``/admin/campaigns/``"""
 
     form = CampaignForm
+    list_template = "admin/herald/campaign_list.html"
     column_list = ("id", "name", "channel", "status", "segment", "next_run_at", "created_at")
     column_default_sort = ("id", True)
     column_searchable_list = ("name",)

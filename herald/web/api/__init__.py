@@ -158,8 +158,10 @@ def _http_error(exc: HTTPException) -> tuple[Response, int]:
 from herald.web.api import (  # noqa: E402, F401
     campaigns,
     contacts,
+    lists,
     openapi,
     reports,
     segments,
     triggers,
+    workspace,
 )

@@ -122,10 +122,7 @@ def create_segment() -> Any:
     return answer, 201
 
 
-@operation("GET", "/segments", "All segments", response_schema={"type": "array", "items": SEGMENT})
-def list_segments() -> Any:
-    found = deps.session().scalars(select(Segment).order_by(Segment.id)).all()
-    return [{"id": s.id, "name": s.name, "rules": s.rules} for s in found]
+# GET /segments (the paged list) is in herald/web/api/lists.py
 
 
 @operation("GET", "/segments/{id}", "Read a segment", response_schema=SEGMENT, parameters=ID)
