@@ -29,6 +29,7 @@ from herald.audiences.models import Contact, Segment, Suppression
 from herald.campaigns import posts, schedules
 from herald.campaigns import status as st
 from herald.campaigns.models import Batch, Campaign, Delivery, Run
+from herald.campaigns.outcome import run_outcome
 from herald.campaigns.policy import Facts, Rules, decide, member_zone
 from herald.campaigns.tracking import unsubscribe_url
 from herald.channels.base import Channel, Outcome, Recipient, RunInfo
@@ -789,11 +790,11 @@ def finish_run_if_done(session: Session, run_id: int, settings: Settings, now: d
     assert campaign is not None
     if campaign.schedule.get("type") == "trigger":
         return False  # a trigger's day run stays open for the firings still to come
-    final = "cancelled" if campaign.status == "cancelled" else "sent"
+    final = run_outcome(session, run_id, cancelled=campaign.status == "cancelled")
     closed = session.execute(
         update(Run)
         .where(Run.id == run_id, Run.status == "sending", ~unfinished)
-        .values(status=final, finished_at=now)
+        .values(status=final.status, error=final.summary, finished_at=now)
     ).rowcount
     if closed != 1:
         return False
@@ -805,7 +806,9 @@ def finish_run_if_done(session: Session, run_id: int, settings: Settings, now: d
             update(Campaign)
             .where(Campaign.id == campaign.id, Campaign.status == "sending")
             .values(
-                status="scheduled" if upcoming else "sent", next_run_at=upcoming, updated_at=now
+                status="scheduled" if upcoming else final.status,
+                next_run_at=upcoming,
+                updated_at=now,
             )
         )
     return True

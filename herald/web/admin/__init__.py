@@ -75,6 +75,7 @@ def init_app(app: Flask) -> Admin:
     from herald.web.admin.imports import ImportView
     from herald.web.admin.outbox import OutboxView
     from herald.web.admin.reports import ReportView
+    from herald.web.admin.workspace import add_workspace_views
 
     _csrf(app)
     limiter = _limiter(app)
@@ -98,6 +99,7 @@ def init_app(app: Flask) -> Admin:
     admin.add_view(
         CampaignView(Campaign, session, name="Campaigns", endpoint="campaigns", url="campaigns")
     )
+    add_workspace_views(app, admin)
     admin.add_view(ImportView(name="Imports", endpoint="imports", url="imports"))
     admin.add_view(ReportView(name="Reports", endpoint="reports", url="reports"))
     admin.add_view(OutboxView(name="Outbox", endpoint="outbox", url="outbox"))
