@@ -114,7 +114,7 @@ def variants_chart(variants: dict[str, dict[str, Any]]) -> Markup:
         axes.set_xlim(0, min(1.0, max(0.05, *[_high(variants[n]) for n in names]) * 1.3))
         axes.xaxis.set_major_formatter(lambda x, _: f"{x:.0%}")
         axes.legend(loc="lower right", frameon=False, fontsize=9)
-        _style(axes, "Variants")
+        _style(axes, "Open and click rate")
         return _svg(figure, "Open and click rate per variant")
 
 
