@@ -309,3 +309,17 @@ def test_the_report_opens_on_this_week_when_last_week_is_empty(
     assert "GET /api/v1" not in page  # the footer speaks to a reader
     asked = client.get("/admin/reports/?week=2026-W45").text
     assert "Weekly report 2026-W45" in asked and "to date" not in asked
+
+
+def test_the_api_refuses_to_clear_a_contacts_last_identifier(client, db, auth):
+    made = client.post(
+        "/api/v1/contacts", json={"external_id": "only-id", "first_name": "Li"}, headers=auth
+    )
+    assert made.status_code == 201
+    cleared = client.patch(
+        f"/api/v1/contacts/{made.json['id']}", json={"external_id": None}, headers=auth
+    )
+    assert cleared.status_code == 422
+    assert "external_id" in cleared.json["error"]["fields"]
+    kept = client.get(f"/api/v1/contacts/{made.json['id']}", headers=auth).json
+    assert kept["external_id"] == "only-id"

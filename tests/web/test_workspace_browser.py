@@ -368,6 +368,14 @@ def test_every_admin_page_answers_every_role_without_errors(app, db, settings, p
                     # an error is a page in the admin's layout with a way back
                     assert page.locator("#error-home").count() == 1, f"{role} {path}"
                     assert page.locator("nav.navbar").count() >= 1
+            # the weekly report's frame grows to its content: no chart or table is clipped
+            page.goto(base + "/admin/reports/?week=2026-W47")
+            page.wait_for_function(
+                "(() => { const f = document.querySelector('iframe[data-fit-content]');"
+                " const d = f.contentDocument; return d && d.readyState === 'complete'"
+                " && f.clientHeight >= d.documentElement.scrollHeight; })()",
+                timeout=10_000,
+            )
             for path, code in expected_4xx.items():
                 assert visited[path] == code, f"{role} {path}: {visited[path]}"
             for path in writes:

@@ -59,6 +59,10 @@ def patch_contact(id: int) -> Any:
     values = contacts.clean(json_body(), deps.settings().default_phone_region, partial=True)
     contacts.check_email_free(session, contact, values)
     contacts.apply(session, contact, values, source="api")
+    if not (contact.external_id or contact.email or contact.phone):
+        session.rollback()
+        message = "a contact needs at least one of external_id, email or phone"
+        raise ValidationError(message, {"external_id": message})
     session.commit()
     return contacts.to_dict(contact)
 
