@@ -10,7 +10,6 @@ from flask import Flask, current_app, request, send_from_directory
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 ADMIN_PREFIX = "/admin"
-CODES = (400, 401, 403, 404, 405, 409, 413, 422, 429, 500)
 TITLES = {
     400: "That request could not be read",
     401: "Please log in",
@@ -56,7 +55,9 @@ def _same_site(url: str | None) -> bool:
 def init_app(app: Flask) -> None:
     """Answer admin errors with admin pages; other paths keep the handlers they had (the API's
     JSON errors). Also serves ``/favicon.ico``."""
-    previous = {code: dict(app.error_handler_spec.get(None, {}).get(code, {})) for code in CODES}
+    previous = {
+        code: dict(app.error_handler_spec.get(None, {}).get(code, {})) for code in (404, 405)
+    }
 
     def handle(exc: HTTPException) -> Any:
         if not isinstance(exc, HTTPException):
@@ -75,8 +76,13 @@ def init_app(app: Flask) -> None:
                 return handler(exc)
         return exc
 
-    for code in CODES:
+    # Flask asks handlers registered for a code before those registered for a class, at every
+    # level: registering codes would take errors away from the API blueprint's own handler. So
+    # only the codes the app already answers (404, 405) are taken over, and passed on; every
+    # other error reaches ``handle`` through the class, after the API's blueprint had its turn.
+    for code in (404, 405):
         app.register_error_handler(code, handle)
+    app.register_error_handler(HTTPException, handle)
 
     @app.get("/favicon.ico")
     def favicon() -> Any:
