@@ -166,6 +166,7 @@ def scheduler() -> None:
 @guarded
 def run_all(port: int) -> None:
     """Web + worker + scheduler together (and an SMTP sink when no SMTP host is configured)."""
+    from herald import devrun
     from herald.core.migrate import upgrade
 
     settings = load_settings()
@@ -185,7 +186,9 @@ def run_all(port: int) -> None:
         subprocess.Popen([*exe, "worker", "--concurrency", "2", *pool], env=env),
         subprocess.Popen([*exe, "scheduler"], env=env),
     ]
-    click.echo(f"Herald is running at http://127.0.0.1:{port}/admin/  (Ctrl-C stops it)")
+    click.echo(f"starting Herald at http://127.0.0.1:{port}/admin/ …")
+    if devrun.wait_until_up(f"http://127.0.0.1:{port}/healthz", children):
+        click.echo(devrun.banner(port, settings.instance_path))
     try:
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
@@ -266,7 +269,7 @@ def demo(admin_email: str) -> None:
 
     settings = load_settings()
     with _database(settings).session() as session:
-        outcome = load_demo(session, admin_email=admin_email)
+        outcome = load_demo(session, admin_email=admin_email, instance=settings.instance_path)
     click.echo(outcome)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import secrets
 from datetime import date, timedelta
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -37,14 +38,24 @@ DEMO_HTML = """<h1>Hi {{ contact.first_name or 'there' }},</h1>
 <p style="font-size:12px"><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>"""
 
 
-def load_demo(session: Session, admin_email: str = "admin@example.com", members: int = 120) -> str:
-    """Create the demo admin (printing its password once) and, if the database has no members,
-    demo members, a segment and a draft campaign."""
+def load_demo(
+    session: Session,
+    admin_email: str = "admin@example.com",
+    members: int = 120,
+    instance: Path | None = None,
+) -> str:
+    """Create the demo admin (printing its password, and keeping it in ``instance`` for
+    ``herald run`` to show again) and, if the database has no members, demo members, a segment
+    and a draft campaign."""
     lines = []
     if session.scalar(select(func.count()).select_from(User)) == 0:
         password = secrets.token_urlsafe(12)
         create_user(session, admin_email, password, "admin")
-        lines.append(f"demo admin: {admin_email} / {password}  (shown once)")
+        lines.append(f"demo admin: {admin_email} / {password}")
+        if instance is not None:
+            from herald.devrun import remember_credentials
+
+            remember_credentials(instance, admin_email, password)
     if session.scalar(select(func.count()).select_from(Contact)):
         lines.append("members exist already: no demo data loaded")
         return "\n".join(lines)

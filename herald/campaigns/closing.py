@@ -1,5 +1,6 @@
-"""Closing runs: when a run's last batch is done, the run ends and the campaign moves on
-(``sent``, or back to ``scheduled`` for a recurring schedule's next occurrence)."""
+"""Closing runs: when a run's last batch is done, the run ends with its true outcome (``sent``,
+or ``failed`` when nothing went out) and the campaign moves on (that outcome, or back to
+``scheduled`` for a recurring schedule's next occurrence)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from herald.campaigns import schedules
 from herald.campaigns.models import Batch, Campaign, Run
+from herald.campaigns.outcome import run_outcome
 from herald.core.settings import Settings
 
 
@@ -38,11 +40,11 @@ def finish_run_if_done(session: Session, run_id: int, settings: Settings, now: d
     assert campaign is not None
     if campaign.schedule.get("type") == "trigger":
         return False  # a trigger's day run stays open for the firings still to come
-    final = "cancelled" if campaign.status == "cancelled" else "sent"
+    final = run_outcome(session, run_id, cancelled=campaign.status == "cancelled")
     closed = session.execute(
         update(Run)
         .where(Run.id == run_id, Run.status == "sending", ~unfinished)
-        .values(status=final, finished_at=now)
+        .values(status=final.status, error=final.summary, finished_at=now)
     ).rowcount
     if closed != 1:
         return False
@@ -54,7 +56,9 @@ def finish_run_if_done(session: Session, run_id: int, settings: Settings, now: d
             update(Campaign)
             .where(Campaign.id == campaign.id, Campaign.status == "sending")
             .values(
-                status="scheduled" if upcoming else "sent", next_run_at=upcoming, updated_at=now
+                status="scheduled" if upcoming else final.status,
+                next_run_at=upcoming,
+                updated_at=now,
             )
         )
     return True

@@ -319,7 +319,9 @@ def resume(session: Session, campaign: Campaign) -> Campaign:
     run = _active_run(session, campaign)
     if run is None:
         finished = session.scalar(
-            select(Run.id).where(Run.campaign_id == campaign.id, Run.status == "sent").limit(1)
+            select(Run.id)
+            .where(Run.campaign_id == campaign.id, Run.status.in_(("sent", "failed")))
+            .limit(1)
         )
         schedule = campaign.schedule or {}
         if finished is not None and schedule.get("type") == "recurring":

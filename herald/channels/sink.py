@@ -7,6 +7,7 @@ other server; the admin lists what it received.
 from __future__ import annotations
 
 import email
+import email.parser
 import email.policy
 import time
 from dataclasses import dataclass
@@ -51,21 +52,34 @@ class OutboxMessage:
 
 def list_outbox(folder: Path, limit: int = 200) -> list[OutboxMessage]:
     """The newest messages in the outbox, newest first."""
+    return page_outbox(folder, 0, limit)[0]
+
+
+def _read(path: Path) -> OutboxMessage:
+    with path.open("rb") as handle:
+        headers = email.parser.BytesHeaderParser(policy=email.policy.default).parse(handle)
+    return OutboxMessage(
+        name=path.name,
+        received=path.stat().st_mtime,
+        sender=str(headers.get("From", "")),
+        to=str(headers.get("To", "")),
+        subject=str(headers.get("Subject", "")),
+        size=path.stat().st_size,
+    )
+
+
+def page_outbox(
+    folder: Path, page: int, per_page: int, query: str = ""
+) -> tuple[list[OutboxMessage], int]:
+    """One page of the outbox, newest first, and how many messages match: ``query`` keeps those
+    whose To, From or Subject contain it (any case). Only headers are read."""
     if not folder.is_dir():
-        return []
-    files = sorted(folder.glob("*.eml"), key=lambda p: p.name, reverse=True)[:limit]
-    out = []
-    for path in files:
-        with path.open("rb") as handle:
-            message = email.message_from_binary_file(handle, policy=email.policy.default)
-        out.append(
-            OutboxMessage(
-                name=path.name,
-                received=path.stat().st_mtime,
-                sender=str(message.get("From", "")),
-                to=str(message.get("To", "")),
-                subject=str(message.get("Subject", "")),
-                size=path.stat().st_size,
-            )
-        )
-    return out
+        return [], 0
+    files = sorted(folder.glob("*.eml"), key=lambda p: p.name, reverse=True)
+    wanted = query.strip().lower()
+    if not wanted:
+        return [_read(p) for p in files[page * per_page : (page + 1) * per_page]], len(files)
+    matching = [
+        m for m in map(_read, files) if wanted in f"{m.to}\n{m.sender}\n{m.subject}".lower()
+    ]
+    return matching[page * per_page : (page + 1) * per_page], len(matching)

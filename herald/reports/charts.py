@@ -46,11 +46,11 @@ def _drawn(draw: Any, report: dict[str, Any]) -> bytes:
         return draw(report)
 
 
-def _empty(figure: Figure, title: str) -> bytes:
+def _empty(figure: Figure, title: str, text: str = "No campaigns ran this week") -> bytes:
     axes = figure.add_subplot()
     axes.set_axis_off()
     axes.set_title(title, loc="left", fontsize=13, fontweight="bold")
-    axes.text(0.5, 0.5, "No campaigns ran this week", ha="center", va="center", color="#666")
+    axes.text(0.5, 0.5, text, ha="center", va="center", color="#666")
     return _png(figure)
 
 
@@ -107,6 +107,9 @@ def _revenue(report: dict[str, Any]) -> bytes:
     positions = list(range(len(campaigns)))
     current = [c["metrics"]["revenue"] for c in campaigns]
     previous = [(c["change"] or {}).get("revenue", {}).get("previous", 0) for c in campaigns]
+    if not any(current) and not any(previous):
+        # an axis from -0.06 to 0.06 around nothing says less than these words
+        return _empty(Figure(figsize=(8, 1.6)), title, "No revenue this week or the week before")
     axes.barh([p + 0.2 for p in positions], previous, height=0.35, color="#c7c7c7")
     bars = axes.barh([p - 0.2 for p in positions], current, height=0.35, color=REVENUE)
     axes.bar_label(bars, labels=[f"{v:,.2f}" for v in current], padding=3, fontsize=8)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import Celery
 
 from herald.core.settings import Settings
+from herald.workers.quiet import quiet_worker_logs
 
 
 def make_celery(settings: Settings | None = None) -> Celery:
@@ -43,3 +44,4 @@ def make_celery(settings: Settings | None = None) -> Celery:
 
 
 celery = make_celery()
+quiet_worker_logs()

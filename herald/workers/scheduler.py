@@ -89,6 +89,9 @@ def enqueue_weekly_report(zone: ZoneInfo) -> None:
 
 def run(settings: Settings) -> None:
     """Run the scheduler until interrupted."""
+    from herald.workers.quiet import quiet_scheduler_logs
+
+    quiet_scheduler_logs()
     scheduler = build_scheduler(settings)
     log.info("scheduler ticking every %ss", settings.tick_seconds)
     with contextlib.suppress(KeyboardInterrupt, SystemExit):

@@ -79,6 +79,7 @@ def init_app(app: Flask) -> Admin:
     from herald.web.admin.imports import ImportView
     from herald.web.admin.outbox import OutboxView
     from herald.web.admin.reports import ReportView
+    from herald.web.admin.workspace import add_workspace_views
 
     _csrf(app)
     limiter = _limiter(app)
@@ -105,6 +106,7 @@ def init_app(app: Flask) -> Admin:
     )
     admin.add_view(BuilderView(name="New campaign", endpoint="builder", url="build"))
     admin.add_view(CalendarView(name="Calendar", endpoint="calendar", url="calendar"))
+    add_workspace_views(app, admin)
     admin.add_view(ImportView(name="Imports", endpoint="imports", url="imports"))
     admin.add_view(ReportView(name="Reports", endpoint="reports", url="reports"))
     admin.add_view(OutboxView(name="Outbox", endpoint="outbox", url="outbox"))

@@ -47,6 +47,12 @@ class HeraldModelView(Protected, ModelView):
         super().action_delete(wanted)  # type: ignore[arg-type]
 
 
+def _member_link(view: Any, context: Any, model: Contact, name: str) -> Markup:
+    from herald.web.admin.members import member_link
+
+    return member_link(view, context, model, name)
+
+
 class ContactView(HeraldModelView):
     """Members of the shop; erased members are hidden."""
 
@@ -73,6 +79,8 @@ class ContactView(HeraldModelView):
         "created_at": "Created",
     }
     column_formatters = {
+        "id": lambda v, c, m, n: _member_link(v, c, m, n),
+        "email": lambda v, c, m, n: _member_link(v, c, m, n),
         "tier": lambda v, c, m, n: Markup(
             f'<span class="badge badge-tier badge-tier-{escape(m.tier)}">{escape(m.tier)}</span>'
         ),
@@ -122,6 +130,10 @@ class ContactView(HeraldModelView):
             raise FormError(exc.message) from None
         for name, value in cleaned.items():
             setattr(model, name, value)
+        if not (model.external_id or model.email or model.phone):
+            message = "A contact needs at least one of external id, email or phone."
+            form.external_id.errors = [*list(form.external_id.errors or []), message]
+            raise FormError(message)
 
 
 def parse_rules(text: str | None) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from herald.campaigns.models import Campaign, Delivery, Run, Variant
 from herald.campaigns.status import ACTIONS
 from herald.core.errors import Conflict, HeraldError, ValidationError
 from herald.web import deps
+from herald.web.admin import outcomes
 from herald.web.admin.audiences import HeraldModelView
 from herald.web.admin.auth import can_write, require_write
 from herald.web.admin.forms import AdminForm
@@ -143,7 +144,7 @@ class CampaignView(HeraldModelView):
         "name": lambda v, c, m, n: Markup(
             f'<a href="{escape(v.get_url(".detail_view", campaign_id=m.id))}">{escape(m.name)}</a>'
         ),
-        "status": lambda v, c, m, n: _status_badge(m.status),
+        "status": outcomes.status_cell,
         "segment": _segment,
         "next_run_at": lambda v, c, m, n: (
             m.next_run_at.strftime("%Y-%m-%d %H:%M UTC") if m.next_run_at else ""

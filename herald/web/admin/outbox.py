@@ -9,14 +9,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from flask import abort
+from flask import abort, request
 from flask_admin import BaseView, expose
 
-from herald.channels.sink import list_outbox
+from herald.channels.sink import page_outbox
 from herald.web import deps
 from herald.web.admin.auth import Protected
 from herald.web.admin.inert_links import make_inert
 
+PAGE = 50
 _NAME = re.compile(r"^[0-9]+-[0-9]+\.eml$")
 
 
@@ -29,11 +30,23 @@ class OutboxView(Protected, BaseView):
 
     @expose("/")
     def index(self) -> Any:
+        """One page of the outbox, newest first, filtered by ``?q=`` (To, From or Subject)."""
+        page = max(0, request.args.get("page", 0, type=int))
+        query = request.args.get("q") or ""
+        found, total = page_outbox(outbox_folder(), page, PAGE, query)
         messages = [
             (m, datetime.fromtimestamp(m.received, UTC).strftime("%Y-%m-%d %H:%M:%S"))
-            for m in list_outbox(outbox_folder())
+            for m in found
         ]
-        return self.render("admin/herald/outbox.html", messages=messages, folder=outbox_folder())
+        return self.render(
+            "admin/herald/outbox.html",
+            messages=messages,
+            folder=outbox_folder(),
+            q=query,
+            total=total,
+            page=page,
+            pages=max(1, -(-total // PAGE)),
+        )
 
     @expose("/<filename>")
     def message_view(self, filename: str) -> Any:

@@ -36,6 +36,18 @@ def fraction(counts: dict[str, int], recipients: int) -> float:
     return min(1.0, sum(counts.get(s, 0) for s in DONE) / recipients)
 
 
+def tone(status: str, ledger: dict[str, int]) -> str:
+    """The progress bar's colour: red for a failed campaign, amber when rows failed, grey when
+    cancelled, else green."""
+    if status == "failed":
+        return "danger"
+    if status == "cancelled":
+        return "secondary"
+    if ledger.get(st.FAILED):
+        return "warning"
+    return "success"
+
+
 def campaign_progress(session: Session, campaign: Campaign) -> dict[str, Any]:
     """Everything the live campaign page polls: stats, ledger counts and progress."""
     runs = session.execute(
@@ -54,6 +66,7 @@ def campaign_progress(session: Session, campaign: Campaign) -> dict[str, Any]:
     return {
         "campaign_id": campaign.id,
         "status": campaign.status,
+        "tone": tone(campaign.status, ledger),
         "recipients": recipients,
         "done": done,
         "progress": fraction(ledger, recipients),

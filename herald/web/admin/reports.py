@@ -6,13 +6,14 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from flask import Response, flash, request
+from flask import Response, abort, flash, request
 from flask_admin import BaseView, expose
 
+from herald.core import clock
 from herald.core.errors import ValidationError
 from herald.reports import charts, present
 from herald.reports.mail import render_html
-from herald.reports.weekly import build_weekly_report, parse_week
+from herald.reports.weekly import build_weekly_report, parse_week, week_of
 from herald.web import deps
 from herald.web.admin.auth import Protected
 
@@ -22,17 +23,30 @@ def _report(week_text: str | None) -> dict[str, Any]:
     return build_weekly_report(deps.session(), week)
 
 
+def _opening_report() -> tuple[dict[str, Any], str | None]:
+    """The last full week, or the current week to date when nothing ran in the last one (a new
+    shop, or the first week after a quiet one), with a note saying which."""
+    last = _report(None)
+    if last["campaigns"]:
+        return last, None
+    current = build_weekly_report(deps.session(), week_of(clock.now(), deps.settings().timezone))
+    if not current["campaigns"]:
+        return last, None
+    return current, f"Nothing ran in {last['week']}, so this is {current['week']} to date."
+
+
 class ReportView(Protected, BaseView):
     """``/admin/reports/?week=2026-W47``: the report as the email shows it."""
 
     @expose("/")
     def index(self) -> Any:
         asked = request.args.get("week")
+        note = None
         try:
-            report = _report(asked)
+            report, note = _opening_report() if not asked else (_report(asked), None)
         except ValidationError as exc:
             flash(exc.message, "danger")
-            report = _report(None)
+            report, note = _opening_report()
         images = {
             name: "data:image/png;base64," + base64.b64encode(draw(report)).decode()
             for name, draw in (
@@ -41,12 +55,19 @@ class ReportView(Protected, BaseView):
             )
         }
         return self.render(
-            "admin/herald/report.html", report=report, html=render_html(report, images)
+            "admin/herald/report.html",
+            report=report,
+            html=render_html(report, images),
+            note=note,
         )
 
     @expose("/weekly.csv")
     def csv(self) -> Any:
-        report = _report(request.args.get("week"))
+        """The report as CSV; a malformed ``week`` is a 400 saying what a week looks like."""
+        try:
+            report = _report(request.args.get("week"))
+        except ValidationError as exc:
+            abort(400, description=exc.message)
         return Response(
             present.to_csv(report),
             mimetype="text/csv",

@@ -61,6 +61,10 @@ def patch_contact(id: int) -> Any:
     contacts.check_email_free(session, contact, values)
     contacts.check_external_id_free(session, contact, values)
     contacts.apply(session, contact, values, source="api")
+    if not (contact.external_id or contact.email or contact.phone):
+        session.rollback()
+        message = "a contact needs at least one of external_id, email or phone"
+        raise ValidationError(message, {"external_id": message})
     session.commit()
     return contacts.to_dict(contact)
 

@@ -49,6 +49,7 @@
     var bar = document.getElementById("progress-bar");
     bar.style.width = percent + "%";
     bar.setAttribute("aria-valuenow", percent);
+    if (data.tone) { bar.className = "progress-bar bg-" + data.tone; }
     setText("progress-done", data.done);
     setText("progress-recipients", data.recipients);
     setText("progress-percent", percent + "%");
@@ -201,4 +202,20 @@
     var box = document.getElementById("segment-preview");
     if (box) { segmentPreview(box); }
   });
+
+  /* report frames grow to their content, so no chart or table is clipped */
+  function fitFrame(frame) {
+    function fit() {
+      try {
+        var doc = frame.contentDocument;
+        if (doc && doc.documentElement) {
+          frame.style.height = (doc.documentElement.scrollHeight + 8) + "px";
+        }
+      } catch (e) { /* a frame we cannot read keeps its height */ }
+    }
+    frame.addEventListener("load", fit);
+    window.addEventListener("resize", fit);
+    fit();
+  }
+  document.querySelectorAll("iframe[data-fit-content]").forEach(fitFrame);
 })();
