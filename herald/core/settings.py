@@ -214,6 +214,8 @@ class Settings:
     queue: str
     api_rate_limit: str
     extra: Mapping[str, str] = field(default_factory=dict)
+    # delivered per variant below which an A/B test declares no winner (contract 13)
+    ab_min_sample: int = 100
 
     @property
     def dkim_enabled(self) -> bool:
@@ -328,6 +330,7 @@ class Settings:
                 "HERALD_API_RATE_LIMIT", get("API_RATE_LIMIT", "600 per minute") or ""
             ),
             extra={k: v for k, v in env.items() if k.startswith("HERALD_")},
+            ab_min_sample=_int("HERALD_AB_MIN_SAMPLE", get("AB_MIN_SAMPLE", "100"), 1, 10_000_000),
         )
         _check_channel_settings(settings)
         return settings
