@@ -21,6 +21,7 @@ from herald.campaigns.coupons import Coupon
 from herald.campaigns.models import Delivery
 
 WINDOW = timedelta(days=5)
+CHUNK = 500
 # a click on a tracked link, whatever the channel that carried it
 CLICK_TYPES = ("email.clicked", "sms.clicked")
 
@@ -99,11 +100,13 @@ def conversion_orders(session: Session, run_ids: Sequence[int]) -> list[Conversi
     ).all()
     if not orders:
         return []
+    codes = sorted({c for c in (_code(o.data) for o in orders) if c})
     coupons = {
         code: (delivery_id, valid_until)
+        for chunk in _chunks(codes)
         for code, delivery_id, valid_until in session.execute(
             select(Coupon.code, Coupon.delivery_id, Coupon.valid_until).where(
-                Coupon.code.in_({c for c in (_code(o.data) for o in orders) if c})
+                Coupon.code.in_(chunk)
             )
         )
     }
@@ -119,15 +122,15 @@ def conversion_orders(session: Session, run_ids: Sequence[int]) -> list[Conversi
         click = credited_click(order.occurred_at, clicks.get(order.contact_id, ()))
         if click is not None:
             credits.append((order, click.delivery_id, "click"))
-    deliveries = dict(
-        (row.id, (row.run_id, row.variant_id))
+    deliveries = {
+        row.id: (row.run_id, row.variant_id)
+        for chunk in _chunks(sorted({delivery for _, delivery, _ in credits}))
         for row in session.execute(
             select(Delivery.id, Delivery.run_id, Delivery.variant_id).where(
-                Delivery.id.in_({delivery for _, delivery, _ in credits}),
-                Delivery.run_id.in_(run_ids),
+                Delivery.id.in_(chunk), Delivery.run_id.in_(run_ids)
             )
         )
-    )
+    }
     out = []
     for order, delivery_id, via in credits:
         if delivery_id not in deliveries:
@@ -149,20 +152,27 @@ def conversion_orders(session: Session, run_ids: Sequence[int]) -> list[Conversi
 
 def _clicks(session: Session, orders: Sequence[Any]) -> dict[int, list[Click]]:
     """Every human click, on any campaign, by the orders' members in the windows before them."""
-    contacts = {o.contact_id for o in orders if o.contact_id is not None}
+    contacts = sorted({o.contact_id for o in orders if o.contact_id is not None})
     earliest = min(whole_seconds(o.occurred_at) for o in orders) - WINDOW
     latest = max(whole_seconds(o.occurred_at) for o in orders) + timedelta(seconds=1)
-    rows = session.execute(
-        select(Event.contact_id, Event.occurred_at, Event.delivery_id, Event.id).where(
-            Event.type.in_(CLICK_TYPES),
-            Event.machine.is_(False),
-            Event.delivery_id.is_not(None),
-            Event.contact_id.in_(contacts),
-            Event.occurred_at >= earliest,
-            Event.occurred_at < latest,
-        )
-    ).all()
     out: dict[int, list[Click]] = defaultdict(list)
-    for contact_id, at, delivery_id, event_id in rows:
-        out[contact_id].append(Click(at, delivery_id, event_id))
+    for chunk in _chunks(contacts):
+        rows = session.execute(
+            select(Event.contact_id, Event.occurred_at, Event.delivery_id, Event.id).where(
+                Event.type.in_(CLICK_TYPES),
+                Event.machine.is_(False),
+                Event.delivery_id.is_not(None),
+                Event.contact_id.in_(chunk),
+                Event.occurred_at >= earliest,
+                Event.occurred_at < latest,
+            )
+        ).all()
+        for contact_id, at, delivery_id, event_id in rows:
+            out[contact_id].append(Click(at, delivery_id, event_id))
     return out
+
+
+def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    """Slices of at most ``size`` values: IN lists stay inside SQLite's variable limit."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
