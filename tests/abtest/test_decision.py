@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from herald.abtest import stats
@@ -78,6 +78,7 @@ def experiments(draw):
 
 
 @given(experiments(), st.sampled_from(["open_rate", "click_rate", "conversion_rate"]))
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_every_decision_is_well_formed_and_serialisable(experiment, metric):
     counts, fallback, confidence = experiment
     decision = decide(counts, metric, confidence, fallback)

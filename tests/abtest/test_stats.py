@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from scipy import integrate
 from scipy import stats as scipy_stats
@@ -17,6 +17,8 @@ from herald.abtest import distributions, intervals, stats
 from herald.abtest.assign import test_size as size_of_test
 
 TOL = 1e-9
+# the test machines are shared: generation speed says nothing about the code under test
+SLOW_MACHINE = [HealthCheck.too_slow]
 sizes = st.integers(min_value=0, max_value=5_000)
 confidences = st.sampled_from([0.8, 0.9, 0.95, 0.99])
 
@@ -40,7 +42,7 @@ def edge_groups():
 
 
 @given(edge_groups())
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400, deadline=None, suppress_health_check=SLOW_MACHINE)
 def test_the_continuity_corrected_test_matches_scipys_chi_square(groups):
     x1, n1, x2, n2 = groups
     table = np.array([[x1, n1 - x1], [x2, n2 - x2]])
@@ -52,7 +54,7 @@ def test_the_continuity_corrected_test_matches_scipys_chi_square(groups):
 
 
 @given(edge_groups())
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400, deadline=None, suppress_health_check=SLOW_MACHINE)
 def test_fishers_exact_test_matches_scipy(groups):
     x1, n1, x2, n2 = groups
     expected = scipy_stats.fisher_exact([[x1, n1 - x1], [x2, n2 - x2]]).pvalue
@@ -76,7 +78,7 @@ def _values(draw_list):
 
 
 @given(_values(None), _values(None))
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, suppress_health_check=SLOW_MACHINE)
 def test_welch_matches_scipys_t_test(a, b):
     sa = stats.Sample(len(a), math.fsum(a), math.fsum(x * x for x in a))
     sb = stats.Sample(len(b), math.fsum(b), math.fsum(x * x for x in b))
@@ -93,7 +95,7 @@ def test_welch_matches_scipys_t_test(a, b):
     st.floats(0.5, 5),
     st.integers(2, 5000),
 )
-@settings(deadline=None)
+@settings(deadline=None, suppress_health_check=SLOW_MACHINE)
 def test_welch_from_summaries_matches_scipy_to_1e_9(m1, s1, n1, m2, s2, n2):
     a = stats.Sample(n1, m1 * n1, (n1 - 1) * s1 * s1 + n1 * m1 * m1)
     b = stats.Sample(n2, m2 * n2, (n2 - 1) * s2 * s2 + n2 * m2 * m2)
@@ -121,14 +123,14 @@ def _holm_twin(raw):
 
 
 @given(st.lists(st.floats(0, 1), min_size=1, max_size=8))
-@settings(deadline=None)
+@settings(deadline=None, suppress_health_check=SLOW_MACHINE)
 def test_holm_matches_its_plain_definition(raw):
     adjusted = stats.holm({f"v{i}": p for i, p in enumerate(raw)})
     assert [adjusted[f"v{i}"] for i in range(len(raw))] == pytest.approx(_holm_twin(raw), abs=TOL)
 
 
 @given(st.lists(st.integers(0, 50_000), min_size=2, max_size=6), st.data())
-@settings(deadline=None)
+@settings(deadline=None, suppress_health_check=SLOW_MACHINE)
 def test_the_sample_ratio_check_matches_scipys_chi_square(delivered, data):
     assume(sum(delivered) > 0)
     planned = data.draw(
@@ -145,25 +147,25 @@ def test_the_sample_ratio_check_reads_delivered_counts_not_the_equal_assignment(
 
 
 @given(st.floats(0, 400), st.integers(1, 12))
-@settings(deadline=None)
+@settings(deadline=None, suppress_health_check=SLOW_MACHINE)
 def test_the_chi_square_tail_matches_scipy(x, dof):
     assert distributions.chi2_sf(x, dof) == pytest.approx(scipy_stats.chi2.sf(x, dof), abs=TOL)
 
 
 @given(st.floats(-50, 50), st.floats(1, 1e6))
-@settings(deadline=None)
+@settings(deadline=None, suppress_health_check=SLOW_MACHINE)
 def test_the_t_tail_matches_scipy(t, df):
     assert distributions.t_sf(t, df) == pytest.approx(scipy_stats.t.sf(t, df), abs=TOL)
 
 
 @given(st.floats(0.51, 0.9999), st.floats(1, 1e5))
-@settings(deadline=None)
+@settings(deadline=None, suppress_health_check=SLOW_MACHINE)
 def test_the_t_quantile_matches_scipy(q, df):
     assert distributions.t_quantile(q, df) == pytest.approx(scipy_stats.t.ppf(q, df), abs=1e-8)
 
 
 @given(edge_groups(), confidences)
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, suppress_health_check=SLOW_MACHINE)
 def test_wilson_intervals_match_statsmodels(groups, confidence):
     x, n, _, _ = groups
     if n == 0:
@@ -176,7 +178,7 @@ def test_wilson_intervals_match_statsmodels(groups, confidence):
 
 
 @given(edge_groups(), confidences)
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, suppress_health_check=SLOW_MACHINE)
 def test_newcombe_intervals_match_statsmodels(groups, confidence):
     x1, n1, x2, n2 = groups
     assume(n1 > 0 and n2 > 0)
@@ -213,7 +215,7 @@ def _beta_probability(x, n, xr, nr):
 
 
 @given(st.one_of(two_groups(0, 600), two_groups(0, 12)))
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, suppress_health_check=SLOW_MACHINE)
 def test_the_probability_to_beat_matches_scipys_integral(groups):
     x, n, xr, nr = groups
     assert stats.probability_to_beat(x, n, xr, nr) == pytest.approx(
@@ -222,7 +224,7 @@ def test_the_probability_to_beat_matches_scipys_integral(groups):
 
 
 @given(two_groups(1, 3000))
-@settings(deadline=None)
+@settings(deadline=None, suppress_health_check=SLOW_MACHINE)
 def test_the_probability_to_beat_is_symmetric(groups):
     x, n, xr, nr = groups
     assert stats.probability_to_beat(x, n, xr, nr) + stats.probability_to_beat(
@@ -240,7 +242,7 @@ def _fleiss(p1, p2, alpha, power):
 
 
 @given(st.floats(0.005, 0.9), st.sampled_from([0.01, 0.02, 0.05]), confidences)
-@settings(deadline=None)
+@settings(deadline=None, suppress_health_check=SLOW_MACHINE)
 def test_the_sample_size_calculator_matches_the_formula_on_scipys_quantiles(base, lift, conf):
     assert stats.sample_size(base, lift, conf) == _fleiss(base, base + lift, 1 - conf, 0.8)
 
@@ -252,7 +254,7 @@ def test_the_sample_size_needs_more_for_smaller_lifts():
 
 
 @given(st.integers(0, 10**7), st.floats(0.01, 1.0))
-@settings(deadline=None)
+@settings(deadline=None, suppress_health_check=SLOW_MACHINE)
 def test_the_test_group_is_the_fraction_rounded_down(audience, fraction):
     size = size_of_test(audience, fraction)
     assert 0 <= size <= audience
