@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test test-fast test-security audit lint format bench clean migration
+.PHONY: run test test-fast test-security audit lint format bench statistics clean migration
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ format: $(TEST_STAMP)
 bench: $(TEST_STAMP)
 	./scripts/ensure-services.sh
 	$(BIN)/python -m bench
+
+# the A/B simulation alone: rewrites STATISTICS.md (also part of `make bench`)
+statistics: $(TEST_STAMP)
+	$(BIN)/python -m bench statistics
 
 migration: $(STAMP)
 	./scripts/regen_initial_migration.sh

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the servers the tests talk to are up: PostgreSQL and Redis on 127.0.0.1 (started when
-# installed but stopped, installed with apt-get when missing), and Chromium for the admin tests.
+# installed but stopped, installed with apt-get when missing), Chromium for the admin tests and
+# Pango for WeasyPrint (the weekly report's PDF).
 # Skips a server whose HERALD_TEST_*_URL points somewhere other than this machine.
 set -uo pipefail
 
@@ -61,8 +62,17 @@ ensure_chromium() {
   return 0
 }
 
+ensure_pango() {
+  # WeasyPrint (the weekly report as PDF) loads Pango from the system
+  if ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0'; then return 0; fi
+  say "installing Pango (for the weekly report's PDF)"
+  apt_install libpango-1.0-0 libpangoft2-1.0-0 || say "could not install Pango: PDF tests will be skipped"
+  return 0
+}
+
 status=0
 ensure_postgres || { say "PostgreSQL is not reachable at 127.0.0.1:5432"; status=1; }
 ensure_redis || { say "Redis is not reachable at 127.0.0.1:6379"; status=1; }
 ensure_chromium
+ensure_pango
 exit $status

@@ -1,42 +1,88 @@
-"""The statistics behind an A/B decision. Pure functions, no I/O.
+"""The tests behind an A/B decision. Pure functions over counts, no I/O.
 
-Rates (open, click, conversion) use a one-sided two-proportion z-test; revenue per recipient
-uses a one-sided Welch test on the normal approximation (test groups are hundreds or more).
-With more than two variants the leader must beat every other one, at a Bonferroni-corrected
-level. Sample-ratio mismatch is checked with a chi-square test on the group sizes.
+Every p-value is two-sided. Rates are compared with Pearson's chi-square on the 2×2 table with
+Yates' continuity correction (the two-proportion z-test with continuity), or Fisher's exact test
+when an expected cell is below 5, where the normal approximation is poor. Revenue per recipient
+is compared with Welch's t-test. Several comparisons are adjusted with Holm's step-down method.
+Sample-ratio mismatch is a chi-square goodness-of-fit of the delivered counts against the planned
+split.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from statistics import NormalDist
 
-_NORMAL = NormalDist()
+from herald.abtest.distributions import (
+    chi2_sf,
+    log_beta,
+    log_choose,
+    normal_cdf,
+    normal_quantile,
+    t_sf,
+)
+
+# below this expected count in any cell the chi-square approximation is not trusted
+FISHER_BELOW = 5.0
+# SciPy's tolerance for "as extreme as observed" in Fisher's two-sided p-value
+_RELATIVE_TIE = 1 + 1e-7
 
 
-def normal_sf(z: float) -> float:
-    """P(Z > z) for a standard normal Z."""
-    return 0.5 * math.erfc(z / math.sqrt(2))
+def expected_cells(x1: int, n1: int, x2: int, n2: int) -> list[float]:
+    """The four expected counts of the 2×2 table (successes and failures of both groups)."""
+    total = n1 + n2
+    successes = x1 + x2
+    failures = total - successes
+    if total <= 0:
+        return [0.0, 0.0, 0.0, 0.0]
+    return [n * col / total for n in (n1, n2) for col in (successes, failures)]
 
 
-def two_proportion_p(x1: int, n1: int, x2: int, n2: int) -> float:
-    """One-sided p-value that rate 1 (x1/n1) exceeds rate 2, pooled-variance z-test. 1.0 when
-    there is nothing to compare."""
+def yates_p(x1: int, n1: int, x2: int, n2: int) -> float:
+    """Two-sided p of the two-proportion test with Yates' continuity correction (the corrected
+    chi-square of the 2×2 table, as ``scipy.stats.chi2_contingency``). 1.0 for a degenerate
+    table (an empty group, or no successes or no failures at all)."""
+    cells = expected_cells(x1, n1, x2, n2)
+    if n1 <= 0 or n2 <= 0 or min(cells) <= 0:
+        return 1.0
+    difference = abs(x1 - cells[0])  # the same |observed − expected| in all four cells
+    corrected = max(0.0, difference - 0.5)
+    chi2 = corrected**2 * sum(1 / e for e in cells)
+    return chi2_sf(chi2, 1)
+
+
+def fisher_p(x1: int, n1: int, x2: int, n2: int) -> float:
+    """Two-sided p of Fisher's exact test: the probability, with both margins fixed, of a table
+    no more likely than the one observed (as ``scipy.stats.fisher_exact``)."""
     if n1 <= 0 or n2 <= 0:
         return 1.0
-    p1, p2 = x1 / n1, x2 / n2
-    pooled = (x1 + x2) / (n1 + n2)
-    variance = pooled * (1 - pooled) * (1 / n1 + 1 / n2)
-    if variance <= 0:
-        return 1.0 if p1 <= p2 else 0.0
-    return normal_sf((p1 - p2) / math.sqrt(variance))
+    successes, total = x1 + x2, n1 + n2
+    low, high = max(0, successes - n2), min(n1, successes)
+    denominator = log_choose(total, successes)
+
+    def log_pmf(k: int) -> float:
+        return log_choose(n1, k) + log_choose(n2, successes - k) - denominator
+
+    observed = log_pmf(x1)
+    threshold = observed + math.log(_RELATIVE_TIE)
+    p = sum(math.exp(log_pmf(k)) for k in range(low, high + 1) if log_pmf(k) <= threshold)
+    return min(1.0, p)
+
+
+def rate_p(x1: int, n1: int, x2: int, n2: int) -> float:
+    """The two-sided p-value of a rate comparison: Fisher's exact test for small expected
+    cells, else the continuity-corrected two-proportion test."""
+    if n1 <= 0 or n2 <= 0:
+        return 1.0
+    if min(expected_cells(x1, n1, x2, n2)) < FISHER_BELOW:
+        return fisher_p(x1, n1, x2, n2)
+    return yates_p(x1, n1, x2, n2)
 
 
 @dataclass(frozen=True)
 class Sample:
-    """Summary of a per-recipient numeric outcome (e.g. revenue): count, sum, sum of squares."""
+    """A per-recipient numeric outcome (e.g. revenue) summarised: count, sum, sum of squares."""
 
     n: int
     total: float
@@ -44,80 +90,109 @@ class Sample:
 
     @property
     def mean(self) -> float:
+        """The sample mean (0 for an empty sample)."""
         return self.total / self.n if self.n else 0.0
 
     @property
     def variance(self) -> float:
+        """The unbiased sample variance (0 below two values)."""
         if self.n < 2:
             return 0.0
         return max(0.0, (self.squares - self.n * self.mean**2) / (self.n - 1))
 
 
+def welch(a: Sample, b: Sample) -> tuple[float, float, float]:
+    """``(t, df, standard error)`` of Welch's unequal-variance t-test of mean(a) − mean(b)."""
+    va, vb = a.variance / a.n, b.variance / b.n
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return 0.0, math.inf, 0.0
+    df = (va + vb) ** 2 / (va**2 / (a.n - 1) + vb**2 / (b.n - 1))
+    return (a.mean - b.mean) / se, df, se
+
+
 def welch_p(a: Sample, b: Sample) -> float:
-    """One-sided p-value that the mean of ``a`` exceeds that of ``b`` (normal approximation)."""
+    """Two-sided p of Welch's t-test (as ``scipy.stats.ttest_ind(equal_var=False)``); 1.0 when a
+    group has fewer than two values or neither group varies."""
     if a.n < 2 or b.n < 2:
         return 1.0
-    se = math.sqrt(a.variance / a.n + b.variance / b.n)
+    t, df, se = welch(a, b)
     if se == 0:
-        return 1.0 if a.mean <= b.mean else 0.0
-    return normal_sf((a.mean - b.mean) / se)
-
-
-def srm_p(observed: Mapping[str, int]) -> float:
-    """Chi-square p-value that the groups were meant to be equal in size (sample-ratio
-    mismatch when tiny)."""
-    total = sum(observed.values())
-    k = len(observed)
-    if k < 2 or total == 0:
         return 1.0
-    expected = total / k
-    chi2 = sum((count - expected) ** 2 / expected for count in observed.values())
-    return chi2_sf(chi2, k - 1)
+    return min(1.0, 2 * t_sf(abs(t), df))
 
 
-def chi2_sf(x: float, dof: int) -> float:
-    """P(X > x) for a chi-square variable with a whole number of degrees of freedom (the closed
-    forms of the regularised upper gamma function)."""
-    half = x / 2
-    if half <= 0:
+def holm(p_values: Mapping[str, float]) -> dict[str, float]:
+    """Holm's step-down adjustment (as ``statsmodels`` ``multipletests(method="holm")``)."""
+    ordered = sorted(p_values, key=lambda name: p_values[name])
+    m = len(ordered)
+    out: dict[str, float] = {}
+    running = 0.0
+    for rank, name in enumerate(ordered):
+        running = max(running, min(1.0, (m - rank) * p_values[name]))
+        out[name] = running
+    return out
+
+
+def srm_p(delivered: Sequence[int], planned: Sequence[float]) -> float:
+    """Chi-square goodness-of-fit p of the delivered counts against the planned split (weights,
+    normalised here). 1.0 with fewer than two groups or nothing delivered."""
+    total = sum(delivered)
+    weight = sum(planned)
+    if len(delivered) < 2 or total == 0 or weight <= 0:
         return 1.0
-    if dof % 2 == 0:
-        term, total = 1.0, 1.0
-        for i in range(1, dof // 2):
-            term *= half / i
-            total += term
-        return min(1.0, math.exp(-half) * total)
-    total = math.erfc(math.sqrt(half))
-    for i in range(1, (dof + 1) // 2):
-        total += math.exp(-half + (i - 0.5) * math.log(half) - math.lgamma(i + 0.5))
-    return min(1.0, total)
+    expected = [total * w / weight for w in planned]
+    if any(e <= 0 for e in expected):
+        return (
+            0.0 if any(d > 0 for d, e in zip(delivered, expected, strict=True) if e <= 0) else 1.0
+        )
+    chi2 = sum((d - e) ** 2 / e for d, e in zip(delivered, expected, strict=True))
+    return chi2_sf(chi2, len(delivered) - 1)
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """The leader, whether it won at the requested confidence, and the evidence."""
-
-    leader: str | None
-    significant: bool
-    p_values: dict[str, float]
-    alpha: float
-
-
-def choose(
-    values: Mapping[str, float], p_against: Mapping[str, float], confidence: float
-) -> Verdict:
-    """Given each variant's metric value and the leader's one-sided p-value against each other
-    variant, say whether the leader wins at ``confidence`` (Bonferroni over the comparisons)."""
-    if not values:
-        return Verdict(None, False, {}, 1 - confidence)
-    leader = max(values, key=lambda name: (values[name], name == min(values)))
-    others = [name for name in values if name != leader]
-    alpha = (1 - confidence) / max(1, len(others))
-    p_values = {name: p_against[name] for name in others}
-    significant = bool(others) and all(p < alpha for p in p_values.values())
-    return Verdict(leader, significant, p_values, alpha)
+def probability_to_beat(x: int, n: int, x_ref: int, n_ref: int) -> float:
+    """P(p > p_ref) where p ~ Beta(1 + x, 1 + n − x) and p_ref ~ Beta(1 + x_ref, 1 + n_ref − x_ref)
+    (uniform priors), by the exact finite sum over the smaller success count."""
+    a, b = 1 + x, 1 + n - x
+    c, d = 1 + x_ref, 1 + n_ref - x_ref
+    if a > c:  # the sum runs over its first argument: use the symmetric form with fewer terms
+        return 1.0 - _beats(c, d, a, b)
+    return _beats(a, b, c, d)
 
 
-def z_for(confidence: float) -> float:
-    """The one-sided critical z for a confidence level."""
-    return _NORMAL.inv_cdf(confidence)
+def _beats(a: int, b: int, c: int, d: int) -> float:
+    """P(X > Y), X ~ Beta(a, b), Y ~ Beta(c, d), whole a: Σ_{i<a} B(c+i, b+d) / ((b+i) B(1+i, b)
+    B(c, d))."""
+    base = log_beta(c, d)
+    total = 0.0
+    for i in range(a):
+        total += math.exp(log_beta(c + i, b + d) - math.log(b + i) - log_beta(1 + i, b) - base)
+    return min(1.0, max(0.0, total))
+
+
+def mean_probability_to_beat(a: Sample, ref: Sample) -> float:
+    """P(mean(a) > mean(ref)) under the normal approximation of both means (revenue)."""
+    se = math.sqrt(a.variance / max(a.n, 1) + ref.variance / max(ref.n, 1))
+    if se == 0:
+        return 0.5 if a.mean == ref.mean else float(a.mean > ref.mean)
+    return normal_cdf((a.mean - ref.mean) / se)
+
+
+def sample_size(baseline: float, lift: float, confidence: float, power: float = 0.8) -> int:
+    """Deliveries per variant needed to find an absolute ``lift`` over ``baseline`` with a
+    two-sided test at ``confidence`` and the given ``power`` (Fleiss' formula with continuity
+    correction, which matches the continuity-corrected test the decision uses)."""
+    p1 = min(max(baseline, 0.0), 1.0)
+    p2 = min(max(p1 + lift, 0.0), 1.0)
+    delta = abs(p2 - p1)
+    if delta == 0:
+        raise ValueError("the lift must move the rate")
+    z_alpha = normal_quantile(1 - (1 - confidence) / 2)
+    z_beta = normal_quantile(power)
+    mean = (p1 + p2) / 2
+    root = z_alpha * math.sqrt(2 * mean * (1 - mean)) + z_beta * math.sqrt(
+        p1 * (1 - p1) + p2 * (1 - p2)
+    )
+    uncorrected = root**2 / delta**2
+    corrected = uncorrected / 4 * (1 + math.sqrt(1 + 4 / (uncorrected * delta))) ** 2
+    return math.ceil(corrected - 1e-9)

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from herald.abtest import stats
+from herald.abtest.decision import DEFAULT_MIN_SAMPLE, Counts, decide
 from herald.campaigns import metrics
 from herald.campaigns import status as st
 from herald.campaigns.closing import finish_run_if_done
@@ -43,12 +43,17 @@ def decide_due_tests(session: Session, settings: Settings, now: datetime) -> lis
     return released
 
 
-def evaluate(session: Session, run: Run, ab_test: dict[str, Any]) -> dict[str, Any]:
-    """The decision for one run: the leader, whether it won at the configured confidence, the
-    evidence, and the variant the remainder gets."""
+def evaluate(
+    session: Session, run: Run, ab_test: dict[str, Any], min_sample: int = DEFAULT_MIN_SAMPLE
+) -> dict[str, Any]:
+    """The decision for one run (``herald.abtest.decision.decide`` over the run's counts per
+    variant): the winner or the fallback, the evidence, and ``send``, the variant the remainder
+    gets."""
     names = dict(
         session.execute(
-            select(Variant.id, Variant.name).where(Variant.campaign_id == run.campaign_id)
+            select(Variant.id, Variant.name)
+            .where(Variant.campaign_id == run.campaign_id)
+            .order_by(Variant.id)
         ).all()
     )
     _, per_variant = metrics.runs_stats(session, [run.id])
@@ -56,46 +61,27 @@ def evaluate(session: Session, run: Run, ab_test: dict[str, Any]) -> dict[str, A
     confidence = float(ab_test.get("confidence", 0.95))
     fallback = ab_test.get("fallback") or next(iter(names.values()))
     groups = {name: per_variant.get(vid, metrics.finish({})) for vid, name in names.items()}
-    sizes = {name: group["recipients"] for name, group in groups.items()}
-    if metric == "revenue":
-        samples = _revenue_samples(session, run, names, groups)
-        values = {name: sample.mean for name, sample in samples.items()}
-        verdict = _verdict(values, confidence, lambda a, b: stats.welch_p(samples[a], samples[b]))
-    else:
-        field = RATE_METRICS[metric]
-        counts = {name: (group[field], group["delivered"]) for name, group in groups.items()}
-        values = {name: metrics.ratio(x, n) for name, (x, n) in counts.items()}
-        verdict = _verdict(
-            values,
-            confidence,
-            lambda a, b: stats.two_proportion_p(*counts[a], *counts[b]),
+    revenue = _revenue_sums(session, run, names) if metric == "revenue" else {}
+    counts = {
+        name: Counts(
+            delivered=group["delivered"],
+            successes=group[RATE_METRICS[metric]] if metric in RATE_METRICS else 0,
+            revenue=revenue.get(name, (0.0, 0.0))[0],
+            revenue_squares=revenue.get(name, (0.0, 0.0))[1],
         )
-    winner = verdict.leader if verdict.significant else fallback
-    return {
-        "winner": winner,
-        "reason": "significant" if verdict.significant else "fallback",
-        "metric": metric,
-        "confidence": confidence,
-        "leader": verdict.leader,
-        "values": values,
-        "p_values": verdict.p_values,
-        "alpha": verdict.alpha,
-        "test_sizes": sizes,
-        "sample_ratio_p": stats.srm_p(sizes),
+        for name, group in groups.items()
     }
+    # the planned split: the test group as assigned (round-robin, so equal within one member)
+    planned = {name: max(group["recipients"], 1) for name, group in groups.items()}
+    decision = decide(counts, metric, confidence, fallback, planned, min_sample).to_dict()
+    decision["test_sizes"] = {name: group["recipients"] for name, group in groups.items()}
+    return decision
 
 
-def _verdict(values: dict[str, float], confidence: float, p_of: Any) -> stats.Verdict:
-    if not values:
-        return stats.Verdict(None, False, {}, 1 - confidence)
-    leader = sorted(values, key=lambda name: (-values[name], name))[0]
-    p_against = {name: p_of(leader, name) for name in values if name != leader}
-    return stats.choose(values, p_against, confidence)
-
-
-def _revenue_samples(
-    session: Session, run: Run, names: dict[int, str], groups: dict[str, dict[str, Any]]
-) -> dict[str, stats.Sample]:
+def _revenue_sums(
+    session: Session, run: Run, names: dict[int, str]
+) -> dict[str, tuple[float, float]]:
+    """Per variant: the sum and the sum of squares of revenue per converting recipient."""
     per_contact: dict[tuple[int | None, int], float] = defaultdict(float)
     for conversion in metrics.conversion_orders(session, [run.id]):
         per_contact[(conversion.variant_id, conversion.contact_id)] += float(conversion.revenue)
@@ -105,10 +91,7 @@ def _revenue_samples(
             slot = totals[names[variant_id]]
             slot[0] += revenue
             slot[1] += revenue * revenue
-    return {
-        name: stats.Sample(groups[name]["delivered"], total, squares)
-        for name, (total, squares) in totals.items()
-    }
+    return {name: (total, squares) for name, (total, squares) in totals.items()}
 
 
 def _decide(session: Session, settings: Settings, run_id: int, now: datetime) -> list[int]:
@@ -116,11 +99,11 @@ def _decide(session: Session, settings: Settings, run_id: int, now: datetime) ->
     assert run is not None
     campaign = session.get(Campaign, run.campaign_id)
     assert campaign is not None
-    decision = evaluate(session, run, campaign.ab_test or {})
+    decision = evaluate(session, run, campaign.ab_test or {}, settings.ab_min_sample)
     decision["decided_at"] = now.isoformat()
     winner_id = session.scalar(
         select(Variant.id).where(
-            Variant.campaign_id == campaign.id, Variant.name == decision["winner"]
+            Variant.campaign_id == campaign.id, Variant.name == decision["send"]
         )
     )
     session.execute(
@@ -146,10 +129,10 @@ def _decide(session: Session, settings: Settings, run_id: int, now: datetime) ->
     )
     session.refresh(campaign)
     log.info(
-        "A/B run %s of campaign %s: %s wins (%s)",
+        "A/B run %s of campaign %s: %s goes out (%s)",
         run.id,
         campaign.id,
-        decision["winner"],
+        decision["send"],
         decision["reason"],
     )
     if not released:

@@ -4,16 +4,19 @@ functions, which follow the contract's definitions (section 9)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, case, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
+from herald.abtest import intervals
+from herald.abtest.sentence import decision_sentence
 from herald.audiences.models import Event
+from herald.campaigns import attribution
 from herald.campaigns import status as st
+from herald.campaigns.attribution import ConversionOrder
 from herald.campaigns.coupons import Coupon
 from herald.campaigns.models import Campaign, Delivery, Run, Variant
 from herald.campaigns.posts import RunPost
@@ -36,8 +39,18 @@ COUNTS = (
     "unsubscribes",
     "complaints",
     "conversions",
+    "coupons_issued",
+    "coupons_redeemed",
 )
 RATES = ("open_rate", "click_rate", "ctor", "unsubscribe_rate", "conversion_rate")
+# money per order and per recipient: derived like the rates, but not fractions
+MONEY = ("average_order_value", "revenue_per_recipient")
+# the rates that carry a Wilson interval, with their numerators
+INTERVALS = {
+    "open_rate": "unique_opens",
+    "click_rate": "unique_clicks",
+    "conversion_rate": "conversions",
+}
 CONVERSION_WINDOW = timedelta(days=5)
 SUPPRESSION_REASONS = ("suppressed", "no consent")
 
@@ -58,7 +71,19 @@ def finish(counts: dict[str, Any]) -> dict[str, Any]:
     out["ctor"] = ratio(out["unique_clicks"], out["unique_opens"])
     out["unsubscribe_rate"] = ratio(out["unsubscribes"], delivered)
     out["conversion_rate"] = ratio(out["conversions"], delivered)
+    out["average_order_value"] = round(ratio(out["revenue"], out["conversions"]), 2)
+    out["revenue_per_recipient"] = round(ratio(out["revenue"], delivered), 4)
     return out
+
+
+def with_intervals(metrics: dict[str, Any], confidence: float) -> dict[str, Any]:
+    """The metrics plus ``ci``: Wilson intervals of the open, click and conversion rates."""
+    delivered = metrics["delivered"]
+    ci = {
+        rate: list(intervals.wilson(metrics[count], delivered, confidence))
+        for rate, count in INTERVALS.items()
+    }
+    return {**metrics, "ci": ci}
 
 
 def _ledger_counts(session: Session, run_ids: list[int]) -> dict[int | None, dict[str, int]]:
@@ -91,7 +116,7 @@ def _event_counts(session: Session, run_ids: list[int]) -> dict[int | None, dict
     human = Event.machine.is_(False)
     kinds = {
         "unique_opens": (Event.type == "email.opened") & human,
-        "unique_clicks": (Event.type == "email.clicked") & human,
+        "unique_clicks": Event.type.in_(attribution.CLICK_TYPES) & human,
     }
     rows = session.execute(
         select(
@@ -104,7 +129,9 @@ def _event_counts(session: Session, run_ids: list[int]) -> dict[int | None, dict
             func.sum(case(((Event.type == "email.opened") & ~human, 1), else_=0)).label(
                 "machine_opens"
             ),
-            func.sum(case(((Event.type == "email.clicked") & human, 1), else_=0)).label("clicks"),
+            func.sum(case((Event.type.in_(attribution.CLICK_TYPES) & human, 1), else_=0)).label(
+                "clicks"
+            ),
             func.count(distinct(case((Event.type == "unsubscribed", Event.delivery_id)))).label(
                 "unsubscribes"
             ),
@@ -130,54 +157,26 @@ def _event_counts(session: Session, run_ids: list[int]) -> dict[int | None, dict
     return {row["variant_id"]: dict(row) for row in rows}
 
 
-@dataclass(frozen=True)
-class ConversionOrder:
-    """One order that counts as a conversion of a run, with the variant it is credited to."""
-
-    variant_id: int | None
-    contact_id: int
-    order_id: int
-    revenue: Decimal
-
-
 def conversion_orders(session: Session, run_ids: list[int]) -> list[ConversionOrder]:
-    """Every order that converts for these runs: placed by a recipient within five days after
-    one of their human clicks on the campaign (or with a coupon from it). Each order counts
-    once, credited to the variant of the earliest click that qualifies."""
-    click = (
-        select(Event.contact_id, Delivery.variant_id, Event.occurred_at.label("first_click"))
-        .join(Delivery, Delivery.id == Event.delivery_id)
-        .where(
-            Delivery.run_id.in_(run_ids), Event.type == "email.clicked", Event.machine.is_(False)
-        )
-        .distinct()
-        .subquery()
-    )
-    order = Event.__table__.alias("orders")
+    """Every order credited to these runs: one credit per order across all campaigns (coupon
+    first, else the last human click within 5 days; see :mod:`herald.campaigns.attribution`)."""
+    return attribution.conversion_orders(session, run_ids)
+
+
+def _coupon_counts(session: Session, run_ids: list[int]) -> dict[int | None, dict[str, Any]]:
+    """Coupons issued by the runs' deliveries and how many of them were redeemed, per variant."""
     rows = session.execute(
         select(
-            click.c.variant_id,
-            click.c.contact_id,
-            click.c.first_click,
-            order.c.id,
-            order.c.occurred_at,
-            order.c.data,
+            Delivery.variant_id,
+            func.count(Coupon.id).label("coupons_issued"),
+            func.sum(case((Coupon.redeemed_at.is_not(None), 1), else_=0)).label("coupons_redeemed"),
         )
-        .join(order, order.c.contact_id == click.c.contact_id)
-        .where(order.c.type == "order.placed", order.c.occurred_at >= click.c.first_click)
-        .order_by(order.c.id, click.c.first_click)
-    ).all()
-    out: list[ConversionOrder] = []
-    seen: set[int] = set()
-    for variant_id, contact_id, first_click, order_id, placed_at, data in rows:
-        # interval arithmetic differs between SQLite and PostgreSQL; the window is checked here
-        if _aware(placed_at) - _aware(first_click) > CONVERSION_WINDOW or order_id in seen:
-            continue
-        seen.add(order_id)
-        revenue = Decimal(str((data or {}).get("total", 0) or 0))
-        out.append(ConversionOrder(variant_id, contact_id, order_id, revenue))
-    out += _coupon_orders(session, run_ids, seen)
-    return out
+        .select_from(Coupon)
+        .join(Delivery, Delivery.id == Coupon.delivery_id)
+        .where(Coupon.run_id.in_(run_ids))
+        .group_by(Delivery.variant_id)
+    ).mappings()
+    return {row["variant_id"]: dict(row) for row in rows}
 
 
 def _conversions(session: Session, run_ids: list[int]) -> dict[int | None, dict[str, Any]]:
@@ -187,10 +186,6 @@ def _conversions(session: Session, run_ids: list[int]) -> dict[int | None, dict[
         slot["conversions"] += 1
         slot["revenue"] += conversion.revenue
     return out
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _merge(*parts: dict[int | None, dict[str, Any]]) -> dict[int | None, dict[str, Any]]:
@@ -223,6 +218,7 @@ def runs_stats(
         _ledger_counts(session, run_ids),
         _event_counts(session, run_ids),
         _conversions(session, run_ids),
+        _coupon_counts(session, run_ids),
     )
     return finish(_sum(per_variant.values())), {k: finish(v) for k, v in per_variant.items()}
 
@@ -236,8 +232,17 @@ def campaign_stats(session: Session, campaign: Campaign) -> dict[str, Any]:
             select(Variant.id, Variant.name).where(Variant.campaign_id == campaign.id)
         ).all()
     )
-    variants = {name: per_variant.get(vid, finish({})) for vid, name in names.items()}
+    confidence = float((campaign.ab_test or {}).get("confidence", 0.95))
+    variants = {
+        name: with_intervals(per_variant.get(vid, finish({})), confidence)
+        for vid, name in names.items()
+    }
     decision = (campaign.ab_test or {}).get("decision")
+    if decision:
+        decision = {
+            **decision,
+            "sentence": decision_sentence(decision, remaining(session, campaign)),
+        }
     return {
         "campaign_id": campaign.id,
         "status": campaign.status,
@@ -248,6 +253,15 @@ def campaign_stats(session: Session, campaign: Campaign) -> dict[str, Any]:
         "decision": decision,
         "social": social_stats(session, run_ids),
     }
+
+
+def remaining(session: Session, campaign: Campaign) -> int | None:
+    """How many members of the A/B run were held for the winner (None without a test run)."""
+    ab = campaign.ab_test or {}
+    run = session.get(Run, ab["run_id"]) if ab.get("run_id") else None
+    if run is None or run.recipients is None:
+        return None
+    return max(0, int(run.recipients) - int(ab.get("test_size") or 0))
 
 
 def social_stats(session: Session, run_ids: list[int]) -> dict[str, Any] | None:
@@ -265,27 +279,4 @@ def social_stats(session: Session, run_ids: list[int]) -> dict[str, Any] | None:
     out["urls"] = [p.url for p in posts if p.url]
     fetched = [p.fetched_at for p in posts if p.fetched_at]
     out["fetched_at"] = max(fetched).isoformat() if fetched else None
-    return out
-
-
-def _coupon_orders(session: Session, run_ids: list[int], seen: set[int]) -> list[ConversionOrder]:
-    """Orders that used a coupon these runs issued (member days), credited to the coupon's
-    delivery; an order already counted through a click is not counted again."""
-    order = Event.__table__.alias("coupon_orders")
-    rows = session.execute(
-        select(Delivery.variant_id, Coupon.contact_id, order.c.id, order.c.data)
-        .select_from(Coupon)
-        .join(Delivery, Delivery.id == Coupon.delivery_id)
-        # codes are issued upper-case; a shop may echo them as the customer typed them
-        .join(order, func.upper(order.c.data["coupon_code"].as_string()) == Coupon.code)
-        .where(Coupon.run_id.in_(run_ids), order.c.type == "order.placed")
-        .order_by(order.c.id)
-    ).all()
-    out: list[ConversionOrder] = []
-    for variant_id, contact_id, order_id, data in rows:
-        if order_id in seen:
-            continue
-        seen.add(order_id)
-        revenue = Decimal(str((data or {}).get("total", 0) or 0))
-        out.append(ConversionOrder(variant_id, contact_id, order_id, revenue))
     return out

@@ -152,6 +152,45 @@ def validate(schedule: Any, default_zone: ZoneInfo) -> dict[str, Any]:
     return out
 
 
+UTC_ZONE = ZoneInfo("UTC")
+# a cron matches at least once in any 14 months; this bounds the walk past skipped times
+MAX_CANDIDATES = 10_000
+
+
+def wall_instant(wall: datetime, zone: ZoneInfo) -> datetime:
+    """The instant a naive wall-clock time names in ``zone``: the first of the two when the
+    clocks go back (the time occurs twice), and the next valid minute when they go forward (the
+    time does not occur)."""
+    first = wall.replace(tzinfo=zone, fold=0)
+    if first.astimezone(UTC_ZONE).astimezone(zone).replace(tzinfo=None) == wall:
+        return first
+    probe = wall.replace(second=0, microsecond=0)
+    for _ in range(48 * 60):  # the longest gap on record is a whole day (Samoa, 2011)
+        probe += timedelta(minutes=1)
+        candidate = probe.replace(tzinfo=zone, fold=0)
+        if candidate.astimezone(UTC_ZONE).astimezone(zone).replace(tzinfo=None) == probe:
+            return candidate
+    raise ValueError(f"{wall} never occurs in {zone.key}")  # pragma: no cover
+
+
+def next_wall_clock(trigger: CronTrigger, zone: ZoneInfo, after: datetime) -> datetime | None:
+    """The first instant strictly after ``after`` at which the cron's wall-clock times fall in
+    ``zone``. The cron is walked on the wall clock (``trigger`` counts in UTC, which has no
+    daylight saving), so a time that occurs twice runs once and a skipped time runs once, at the
+    next valid minute."""
+    wall = after.astimezone(zone).replace(tzinfo=None) + timedelta(seconds=1)
+    for _ in range(MAX_CANDIDATES):
+        fire = trigger.get_next_fire_time(None, wall.replace(tzinfo=UTC_ZONE))
+        if fire is None:
+            return None
+        candidate = fire.replace(tzinfo=None)
+        instant = wall_instant(candidate, zone)
+        if instant > after:
+            return instant
+        wall = candidate + timedelta(seconds=1)
+    return None
+
+
 def next_due(
     schedule: Mapping[str, Any], after: datetime, default_zone: ZoneInfo
 ) -> datetime | None:
@@ -167,8 +206,7 @@ def next_due(
         return parse_at(schedule["at"])
     if kind == "recurring":
         zone = _zone(schedule.get("timezone"), default_zone)
-        fire = _cron(schedule["cron"], zone).get_next_fire_time(None, after + timedelta(seconds=1))
-        return fire
+        return next_wall_clock(_cron(schedule["cron"], UTC_ZONE), zone, after)
     if kind == "local_time":
         wall = datetime.combine(
             date.fromisoformat(schedule["date"]), time.fromisoformat(schedule["time"])

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from herald.audiences.models import Segment
 from herald.campaigns import schedules, status, workspace
+from herald.campaigns.measurable import check_measurable
 from herald.campaigns.models import Batch, Campaign, Delivery, Run, Variant
 from herald.campaigns.senders import SENDERS, sender_class
 from herald.core import clock
@@ -163,6 +164,7 @@ def clean_campaign(session: Session, payload: Any, default_zone: ZoneInfo) -> di
     ab_test = payload.get("ab_test")
     if ab_test is not None:
         ab_test = check_ab_test(ab_test, [v["name"] for v in variants])
+        check_measurable(channel, ab_test)
         if schedule["type"] == "local_time":
             raise ValidationError(
                 "an A/B test cannot be combined with a local_time schedule yet",

@@ -222,6 +222,8 @@ class Settings:
     api_auth_failure_limit: str = "30 per minute"
     allow_link_local_urls: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
+    # delivered per variant below which an A/B test declares no winner (contract 13)
+    ab_min_sample: int = 100
 
     @property
     def dkim_enabled(self) -> bool:
@@ -337,6 +339,7 @@ class Settings:
             ),
             **_security(get, get("PUBLIC_URL", "") or ""),
             extra={k: v for k, v in env.items() if k.startswith("HERALD_")},
+            ab_min_sample=_int("HERALD_AB_MIN_SAMPLE", get("AB_MIN_SAMPLE", "100"), 1, 10_000_000),
         )
         _check_channel_settings(settings)
         return settings

@@ -19,14 +19,24 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("revenue", "Revenue"),
     ("unsubscribes", "Unsubs"),
 )
-CSV_FIELDS = ("id", "name", "kind", "channel", "runs", *metrics.COUNTS, "revenue", *metrics.RATES)
+CSV_FIELDS = (
+    "id",
+    "name",
+    "kind",
+    "channel",
+    "runs",
+    *metrics.COUNTS,
+    "revenue",
+    *metrics.RATES,
+    *metrics.MONEY,
+)
 
 
 def value(name: str, number: float) -> str:
     """One metric as text: rates as percentages, revenue with two decimals."""
     if name in metrics.RATES:
         return f"{number * 100:.1f}%"
-    if name == "revenue":
+    if name == "revenue" or name in metrics.MONEY:
         return f"{number:,.2f}"
     return f"{int(number):,}"
 

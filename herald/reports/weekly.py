@@ -18,8 +18,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
+from herald.abtest.sentence import decision_sentence
 from herald.audiences.models import Event
 from herald.campaigns import metrics
+from herald.campaigns.attribution import CLICK_TYPES
+from herald.campaigns.metrics import remaining
 from herald.campaigns.models import Campaign, Run, Variant
 from herald.core import clock
 from herald.core.errors import ValidationError
@@ -38,7 +41,7 @@ VARIANT_FIELDS = (
     "conversion_rate",
 )
 # every number a campaign's change compares: counts, revenue, then rates
-COMPARED = (*metrics.COUNTS, "revenue", *metrics.RATES)
+COMPARED = (*metrics.COUNTS, "revenue", *metrics.RATES, *metrics.MONEY)
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,14 @@ class Week:
     def previous(self) -> Week:
         """The ISO week before this one."""
         return week_of(self.start - timedelta(days=1), self.zone)
+
+    def year_before(self) -> Week:
+        """The same ISO week a year before (week 52 when that year had no week 53)."""
+        try:
+            date.fromisocalendar(self.year - 1, self.number, 1)
+        except ValueError:
+            return Week(self.year - 1, 52, self.zone)
+        return Week(self.year - 1, self.number, self.zone)
 
 
 def week_of(moment: datetime, zone: ZoneInfo) -> Week:
@@ -138,7 +149,7 @@ def top_links(session: Session, week: Week, limit: int = TOP_LINKS) -> list[dict
     rows = session.execute(
         select(url.label("url"), clicks, func.count(distinct(Event.contact_id)))
         .where(
-            Event.type == "email.clicked",
+            Event.type.in_(CLICK_TYPES),
             Event.machine.is_(False),
             Event.occurred_at >= week.start,
             Event.occurred_at < week.end,
@@ -178,16 +189,24 @@ def _ab_test(
         "values": decision.get("values"),
         "confidence": decision.get("confidence", ab.get("confidence")),
         "decided_at": decision.get("decided_at"),
+        "sentence": decision_sentence(decision or None, remaining(session, campaign)),
         "variants": variants,
     }
 
 
 def build_weekly_report(session: Session, week: Week) -> dict[str, Any]:
     """The report as the API answers it: ``{week, from, to, totals, previous_totals, campaigns,
-    ab_tests, top_links}`` (plus ``timezone`` and ``totals_change``)."""
+    ab_tests, top_links}`` (plus ``timezone``, ``totals_change`` and the comparison with the same
+    week a year before: ``year_ago_week``, ``year_ago_totals``, ``totals_change_year`` and each
+    campaign's ``change_year``, null without data)."""
     previous_week = week.previous()
+    year_week = week.year_before()
     runs = _runs_by_campaign(session, week)
     previous_runs = _runs_by_campaign(session, previous_week)
+    year_runs = _runs_by_campaign(session, year_week)
+    year_totals = None
+    if year_runs:
+        year_totals, _ = metrics.runs_stats(session, [r for ids in year_runs.values() for r in ids])
     totals, _ = metrics.runs_stats(session, [r for ids in runs.values() for r in ids])
     previous_totals, _ = metrics.runs_stats(
         session, [r for ids in previous_runs.values() for r in ids]
@@ -199,9 +218,11 @@ def build_weekly_report(session: Session, week: Week) -> dict[str, Any]:
         if campaign is None:  # pragma: no cover - runs cascade with their campaign
             continue
         current, per_variant = metrics.runs_stats(session, run_ids)
-        before = None
+        before = year_ago = None
         if campaign_id in previous_runs:
             before, _ = metrics.runs_stats(session, previous_runs[campaign_id])
+        if campaign_id in year_runs:
+            year_ago, _ = metrics.runs_stats(session, year_runs[campaign_id])
         campaigns.append(
             {
                 "id": campaign.id,
@@ -211,6 +232,7 @@ def build_weekly_report(session: Session, week: Week) -> dict[str, Any]:
                 "runs": len(run_ids),
                 "metrics": current,
                 "change": change(current, before),
+                "change_year": change(current, year_ago),
             }
         )
         if campaign.ab_test:
@@ -224,6 +246,10 @@ def build_weekly_report(session: Session, week: Week) -> dict[str, Any]:
         "totals": totals,
         "previous_totals": previous_totals,
         "totals_change": change(totals, previous_totals if previous_runs else None),
+        # the same week a year before, when Herald ran anything then (else null)
+        "year_ago_week": year_week.label,
+        "year_ago_totals": year_totals,
+        "totals_change_year": change(totals, year_totals),
         "campaigns": campaigns,
         "ab_tests": ab_tests,
         "top_links": top_links(session, week),

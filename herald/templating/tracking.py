@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import json
 import re
-from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
@@ -109,40 +108,3 @@ def read_click(secret: str, token: str) -> tuple[int, str] | None:
     if not target.lower().startswith(("http://", "https://")) or _UNSAFE.search(target):
         return None
     return delivery_id, target
-
-
-# Known privacy proxies and link scanners fetch pixels and follow links without a person.
-# Apple Mail Privacy Protection presents a bare "Mozilla/5.0" with no platform details.
-_MACHINE_AGENTS = re.compile(
-    r"GoogleImageProxy|YahooMailProxy|ggpht\.com|Apple.?Mail.?Privacy|Mimecast|Proofpoint|"
-    r"Barracuda|Symantec|MessageLabs|Forcepoint|TrendMicro|Sophos|FireEye|Cisco.?IronPort|"
-    r"Microsoft Office Protocol Discovery|BingPreview|SafeLinks|ms-office|"
-    r"bot\b|crawler|spider|preview|scanner|python-requests|python-urllib|curl/|wget|"
-    r"Go-http-client|HeadlessChrome|facebookexternalhit|Slackbot|WhatsApp|Discordbot",
-    re.I,
-)
-
-
-def is_machine_agent(user_agent: str | None) -> bool:
-    """True for a known privacy proxy or scanner user agent (or none at all)."""
-    agent = (user_agent or "").strip()
-    if not agent or agent == "Mozilla/5.0":
-        return True
-    return bool(_MACHINE_AGENTS.search(agent))
-
-
-def is_machine_event(
-    user_agent: str | None,
-    sent_at: datetime | None,
-    now: datetime,
-    window: timedelta,
-    method: str = "GET",
-) -> bool:
-    """An open or click made by a machine: a proxy or scanner agent, a ``HEAD`` request, or one
-    arriving within ``window`` of the delivery (no person opens a mail that fast)."""
-    if method.upper() == "HEAD" or is_machine_agent(user_agent):
-        return True
-    if window <= timedelta(0):
-        return False
-    # no sent_at yet: the ledger has not even closed the row, so this is within the window
-    return sent_at is None or now - sent_at < window

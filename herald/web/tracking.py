@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import base64
 import logging
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, redirect, request
 from markupsafe import escape
 
 from herald.campaigns import feedback
+from herald.campaigns.machine import is_machine_event
 from herald.core import clock
-from herald.templating.tracking import is_machine_event, read_click, read_delivery
+from herald.templating.tracking import read_click, read_delivery
 from herald.web import deps
 
 log = logging.getLogger(__name__)
@@ -36,8 +38,29 @@ def _not_found() -> Response:
     return Response("Not found\n", status=404, mimetype="text/plain", headers=NO_STORE)
 
 
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+def from_own_pages() -> bool:
+    """True when the fetch comes from one of Herald's own pages (the admin's outbox, previews,
+    report), or carries the preview marker: the admin looking is not a recipient opening.
+    Browsers send at least the origin as Referer for an image in a sandboxed ``srcdoc`` frame;
+    a mail client never presents Herald's own origin."""
+    if request.args.get("preview") or request.headers.get("X-Herald-Preview"):
+        return True
+    referrer = request.headers.get("Referer") or ""
+    if not referrer:
+        return False
+    own = {_origin(request.host_url), _origin(deps.settings().public_url)}
+    return _origin(referrer) in own
+
+
 def _track(kind: str, delivery_id: int, data: dict[str, str]) -> None:
     """Record one open or click; a database problem never breaks the pixel or the redirect."""
+    if from_own_pages():
+        return
     session = deps.session()
     try:
         ref = feedback.find_delivery(session, delivery_id)

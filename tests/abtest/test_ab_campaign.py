@@ -102,7 +102,7 @@ def test_the_fallback_goes_out_when_nothing_is_significant(
     client, auth, db, tmp_path, database_url, smtp_server
 ):
     recorder, port = smtp_server
-    settings = make_settings(tmp_path, database_url, smtp_port=str(port))
+    settings = make_settings(tmp_path, database_url, smtp_port=str(port), ab_min_sample="20")
     seed_members(db, 100)
     created = client.post("/api/v1/campaigns", json=_ab_campaign(fallback="B"), headers=auth).json
     base = f"/api/v1/campaigns/{created['id']}"
@@ -116,6 +116,73 @@ def test_the_fallback_goes_out_when_nothing_is_significant(
     assert stats["winner"] == "B" and stats["decision"]["reason"] == "fallback"
     assert _subjects(recorder) == {"Plain": 20, "Bold": 80}
     assert stats["total"]["recipients"] == 100 and stats["total"]["sent"] == 100
+    assert stats["decision"]["min_sample"] == 20
+    assert stats["decision"]["sentence"].startswith("No clear winner at 95%: ")
+    assert stats["decision"]["sentence"].endswith("B, the fallback, went to the remaining 60.")
+
+
+def test_too_few_deliveries_send_the_fallback_and_say_what_is_needed(
+    client, auth, db, tmp_path, database_url, smtp_server
+):
+    recorder, port = smtp_server
+    settings = make_settings(tmp_path, database_url, smtp_port=str(port))  # minimum 100
+    seed_members(db, 100)
+    created = client.post("/api/v1/campaigns", json=_ab_campaign(), headers=auth).json
+    base = f"/api/v1/campaigns/{created['id']}"
+    client.post(f"{base}/send-now", headers=auth)
+    drain(db, settings)
+    _click(db, "B", 0.3)  # 6 of 20 against none of 20: looks decisive, is not
+    clock.shift(timedelta(hours=1))
+    drain(db, settings)
+    stats = client.get(f"{base}/stats", headers=auth).json
+    decision = stats["decision"]
+    assert stats["winner"] == "A" and decision["reason"] == "too_few"
+    assert decision["min_sample"] == 100 and decision["leader"] == "B"
+    assert _subjects(recorder) == {"Plain": 80, "Bold": 20}
+    assert decision["sentence"] == (
+        f"Too few deliveries to decide (needs {decision['needed_per_variant']:,} per variant for "
+        "a 1-point lift); A, the fallback, went to the remaining 60."
+    )
+    low, high = stats["variants"]["B"]["ci"]["click_rate"]
+    assert low < 0.3 < high
+
+
+def test_a_sample_ratio_mismatch_in_delivered_counts_blocks_the_winner(
+    client, auth, db, tmp_path, database_url, smtp_server
+):
+    recorder, port = smtp_server
+    settings = make_settings(tmp_path, database_url, smtp_port=str(port), ab_min_sample="10")
+    seed_members(db, 500)
+    created = client.post("/api/v1/campaigns", json=_ab_campaign(), headers=auth).json
+    base = f"/api/v1/campaigns/{created['id']}"
+    client.post(f"{base}/send-now", headers=auth)
+    drain(db, settings)
+    _click(db, "B", 0.3)
+    # half of B's test group bounces: the delivered counts are off the planned even split
+    with db.session() as session:
+        rows = session.execute(
+            select(Delivery.id, Delivery.contact_id, Delivery.run_id)
+            .join(Variant, Variant.id == Delivery.variant_id)
+            .where(Variant.name == "B")
+            .order_by(Delivery.id.desc())
+        ).all()
+        for delivery_id, contact_id, run_id in rows[:50]:
+            session.add(
+                Event(
+                    type="bounced",
+                    contact_id=contact_id,
+                    delivery_id=delivery_id,
+                    run_id=run_id,
+                    data={},
+                )
+            )
+    clock.shift(timedelta(hours=1))
+    drain(db, settings)
+    stats = client.get(f"{base}/stats", headers=auth).json
+    assert stats["winner"] is None and stats["decision"]["reason"] == "srm"
+    assert stats["decision"]["srm_p"] < 0.001
+    assert _subjects(recorder) == {"Plain": 400, "Bold": 100}  # the fallback went out
+    assert "off the planned split" in stats["decision"]["sentence"]
 
 
 def test_a_pause_during_the_test_holds_the_remainder_and_resume_sends_it(

@@ -389,8 +389,11 @@ def test_the_report_has_top_links_and_ab_outcomes(db: Database, story: Story) ->
     [test] = report["ab_tests"]
     assert test["campaign_id"] == story.flash_sale
     assert test["status"] == "decided"
-    assert (test["winner"], test["reason"], test["metric"]) == ("A", "fallback", "click_rate")
+    # one member per variant in the test group: far below the minimum sample
+    assert (test["winner"], test["reason"], test["metric"]) == ("A", "too_few", "click_rate")
     assert test["values"] == {"A": 0.0, "B": 0.0}
+    assert test["sentence"].startswith("Too few deliveries to decide (needs ")
+    assert test["sentence"].endswith("A, the fallback, went to the remaining 8.")
     assert set(test["variants"]) == {"A", "B"}
     assert test["variants"]["A"]["sent"] + test["variants"]["B"]["sent"] == 10
 
@@ -458,4 +461,5 @@ def test_the_api_defaults_to_last_week_and_refuses_a_malformed_week(
 def test_the_openapi_document_lists_the_report(shanghai_client) -> None:
     paths = shanghai_client.get("/api/v1/openapi.json").json["paths"]
     parameters = paths["/reports/weekly"]["get"]["parameters"]
-    assert [p["name"] for p in parameters] == ["week"]
+    assert [p["name"] for p in parameters] == ["week", "format"]
+    assert "/reports/weekly.pdf" in paths

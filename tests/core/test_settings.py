@@ -36,6 +36,8 @@ def test_defaults_follow_the_contract(tmp_path):
     assert not settings.dkim_enabled
     assert not settings.smtp_configured
     assert settings.broker_url.startswith("filesystem://")
+    assert settings.ab_min_sample == 100
+    assert Settings.from_env(env(tmp_path, AB_MIN_SAMPLE="250")).ab_min_sample == 250
 
 
 def test_the_secret_key_is_generated_once_and_kept(tmp_path):
@@ -89,6 +91,8 @@ def test_a_plain_postgresql_url_picks_the_installed_driver(tmp_path):
         ("MAIL_FROM", "a@b.com\r\nBcc: x@y.com"),
         ("PUBLIC_URL", "http:foo"),
         ("DEFAULT_PHONE_REGION", "ZZ"),
+        ("AB_MIN_SAMPLE", "many"),
+        ("AB_MIN_SAMPLE", "0"),
     ],
 )
 def test_a_malformed_value_names_its_variable(tmp_path, name, value):

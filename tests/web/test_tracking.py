@@ -86,19 +86,90 @@ def test_the_pixel_answers_a_gif_and_records_a_human_open(client, db, sent):
     assert event.machine is False
 
 
-@pytest.mark.parametrize(
-    "agent",
-    [
-        "Mozilla/5.0",  # Apple Mail Privacy Protection
+# Real User-Agents as they reach the pixel and links, and what each one is (contract 9, 13)
+AGENTS = [
+    # mailbox providers' image proxies fetch because the reader opened the message: human
+    (
+        "gmail proxy",
         "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)",
+        "GET",
+        False,
+    ),
+    (
+        "yahoo proxy",
         "YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html",
-        "",
-    ],
+        "GET",
+        False,
+    ),
+    (
+        "outlook desktop",
+        "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17328; Pro)",
+        "GET",
+        False,
+    ),
+    ("outlook ms-office", "Mozilla/4.0 (compatible; ms-office; MSOffice 16)", "GET", False),
+    ("apple mail", HUMAN, "GET", False),
+    (
+        "iphone mail",
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Mobile/15E148",
+        "GET",
+        False,
+    ),
+    (
+        "chrome webmail",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like "
+        "Gecko) Chrome/124.0.0.0 Safari/537.36",
+        "GET",
+        False,
+    ),
+    # privacy proxies that fetch every message, and security scanners: machine
+    ("apple mail privacy protection", "Mozilla/5.0", "GET", True),
+    (
+        "microsoft defender scanner",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/42.0.2311.135 Safari/537.36 Edge/12.246 Mozilla/5.0",
+        "GET",
+        True,
+    ),
+    (
+        "microsoft safe links preview",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36"
+        " (KHTML, like Gecko) BingPreview/1.0b",
+        "GET",
+        True,
+    ),
+    ("proofpoint", "Mozilla/5.0 (compatible; Proofpoint)", "GET", True),
+    ("mimecast", "Mozilla/5.0 (compatible; Mimecast URL Protect)", "GET", True),
+    ("barracuda", "Barracuda Sentinel (EE)", "GET", True),
+    ("no agent", "", "GET", True),
+    ("head request", HUMAN, "HEAD", True),
+]
+
+
+@pytest.mark.parametrize(
+    ("agent", "method", "machine"),
+    [row[1:] for row in AGENTS],
+    ids=[row[0] for row in AGENTS],
 )
-def test_proxy_and_scanner_opens_are_machine_opens(client, db, sent, agent):
+def test_each_user_agent_is_classified_at_the_pixel(client, db, sent, agent, method, machine):
     later()
-    assert client.get(sent["pixel"], headers={"User-Agent": agent}).status_code == 200
-    assert [e.machine for e in events(db, "email.opened")] == [True]
+    answer = client.open(sent["pixel"], method=method, headers={"User-Agent": agent})
+    assert answer.status_code == 200
+    assert [e.machine for e in events(db, "email.opened")] == [machine]
+
+
+@pytest.mark.parametrize(
+    ("agent", "method", "machine"),
+    [row[1:] for row in AGENTS],
+    ids=[row[0] for row in AGENTS],
+)
+def test_each_user_agent_is_classified_at_a_link(client, db, sent, agent, method, machine):
+    later()
+    assert (
+        client.open(sent["click"], method=method, headers={"User-Agent": agent}).status_code == 302
+    )
+    assert [e.machine for e in events(db, "email.clicked")] == [machine]
 
 
 def test_an_open_within_the_machine_window_of_delivery_is_a_machine_open(client, db, sent):
@@ -190,7 +261,7 @@ def test_one_click_unsubscribe_revokes_consent_suppresses_and_records_once(clien
 def test_the_machine_rule_on_its_own():
     from datetime import UTC, datetime
 
-    from herald.templating.tracking import is_machine_event
+    from herald.campaigns.machine import is_machine_event
 
     now = datetime(2026, 11, 11, 10, 0, 10, tzinfo=UTC)
     window = timedelta(seconds=2)
@@ -270,3 +341,21 @@ def test_tokens_with_ids_beyond_the_database_range_are_a_404(client, app, delive
     for path in paths:
         assert client.get(path).status_code == 404, path
     assert client.post(paths[2]).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Referer": "http://herald.test/"},  # the admin outbox's sandboxed frame sends the origin
+        {"Referer": "http://herald.test/admin/outbox/1-2.eml"},
+        {"X-Herald-Preview": "1"},
+    ],
+)
+def test_the_admins_own_pages_never_count_an_open_or_a_click(client, auth, db, sent, headers):
+    later()
+    assert client.get(sent["pixel"], headers={"User-Agent": HUMAN, **headers}).status_code == 200
+    assert client.get(sent["click"], headers={"User-Agent": HUMAN, **headers}).status_code == 302
+    assert events(db, "email.opened") == [] and events(db, "email.clicked") == []
+    # a webmail page of another origin is a reader
+    client.get(sent["pixel"], headers={"User-Agent": HUMAN, "Referer": "https://mail.example/"})
+    assert [e.machine for e in events(db, "email.opened")] == [False]

@@ -3,7 +3,6 @@ metrics module), with its charts and the CSV to download."""
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from flask import Response, abort, flash, request
@@ -11,8 +10,9 @@ from flask_admin import BaseView, expose
 
 from herald.core import clock
 from herald.core.errors import ValidationError
-from herald.reports import charts, present
+from herald.reports import present
 from herald.reports.mail import render_html
+from herald.reports.pdf import PdfUnavailable, filename, render_pdf, report_images
 from herald.reports.weekly import build_weekly_report, parse_week, week_of
 from herald.web import deps
 from herald.web.admin.auth import Protected
@@ -47,18 +47,29 @@ class ReportView(Protected, BaseView):
         except ValidationError as exc:
             flash(exc.message, "danger")
             report, note = _opening_report()
-        images = {
-            name: "data:image/png;base64," + base64.b64encode(draw(report)).decode()
-            for name, draw in (
-                ("engagement", charts.engagement_chart),
-                ("revenue", charts.revenue_chart),
-            )
-        }
+        images = report_images(report)
         return self.render(
             "admin/herald/report.html",
             report=report,
             html=render_html(report, images),
             note=note,
+        )
+
+    @expose("/weekly.pdf")
+    def pdf(self) -> Any:
+        """The report as a PDF; a malformed ``week`` is a 400 saying what a week looks like."""
+        try:
+            report = _report(request.args.get("week"))
+        except ValidationError as exc:
+            abort(400, description=exc.message)
+        try:
+            body = render_pdf(report)
+        except PdfUnavailable as exc:
+            return Response(str(exc) + "\n", status=503, mimetype="text/plain")
+        return Response(
+            body,
+            mimetype="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="{filename(report, "pdf")}"'},
         )
 
     @expose("/weekly.csv")

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import Response, request
 
+from herald.core.errors import ValidationError
+from herald.reports import present
+from herald.reports.pdf import PdfUnavailable, filename, render_pdf
 from herald.reports.weekly import build_weekly_report, parse_week
 from herald.web import deps
-from herald.web.api import operation
+from herald.web.api import error_response, operation
 from herald.web.api.schemas import METRICS
 
 WEEK = [
@@ -18,7 +21,14 @@ WEEK = [
         "required": False,
         "description": "ISO week like 2026-W47; the week before the current one by default",
         "schema": {"type": "string", "pattern": r"^\d{4}-W\d{2}$"},
-    }
+    },
+    {
+        "name": "format",
+        "in": "query",
+        "required": False,
+        "description": "json (default), csv or pdf",
+        "schema": {"type": "string", "enum": ["json", "csv", "pdf"]},
+    },
 ]
 CHANGE = {"type": ["object", "null"], "additionalProperties": {"type": "object"}}
 WEEKLY_REPORT = {
@@ -74,4 +84,41 @@ WEEKLY_REPORT = {
 def weekly_report() -> Any:
     settings = deps.settings()
     week = parse_week(request.args.get("week"), settings.timezone)
-    return build_weekly_report(deps.session(), week)
+    report = build_weekly_report(deps.session(), week)
+    wanted = (request.args.get("format") or "json").lower()
+    if wanted == "pdf":
+        return _pdf(report)
+    if wanted == "csv":
+        return Response(
+            present.to_csv(report),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{filename(report, "csv")}"'},
+        )
+    if wanted != "json":
+        message = f"{wanted!r} is not one of json, csv, pdf"
+        raise ValidationError(f"format: {message}", {"format": message})
+    return report
+
+
+@operation(
+    "GET",
+    "/reports/weekly.pdf",
+    "The weekly report as a PDF: the same HTML the email carries, with its charts",
+    parameters=WEEK,
+)
+def weekly_report_pdf() -> Any:
+    settings = deps.settings()
+    week = parse_week(request.args.get("week"), settings.timezone)
+    return _pdf(build_weekly_report(deps.session(), week))
+
+
+def _pdf(report: dict[str, Any]) -> Response:
+    try:
+        body = render_pdf(report)
+    except PdfUnavailable as exc:
+        return error_response(503, "unavailable", str(exc))
+    return Response(
+        body,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{filename(report, "pdf")}"'},
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from herald.audiences.models import TIERS
-from herald.campaigns.metrics import COUNTS, RATES
+from herald.campaigns.metrics import COUNTS, INTERVALS, MONEY, RATES
 from herald.campaigns.schedules import TYPES
 from herald.campaigns.status import CAMPAIGN_STATUSES
 
@@ -92,6 +92,15 @@ METRICS = {
         **{name: {"type": "integer"} for name in COUNTS},
         "revenue": {"type": "number"},
         **{name: {"type": "number", "minimum": 0, "maximum": 1} for name in RATES},
+        **{name: {"type": "number", "minimum": 0} for name in MONEY},
+    },
+}
+INTERVAL = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
+VARIANT_METRICS = {
+    "type": "object",
+    "properties": {
+        **METRICS["properties"],
+        "ci": {"type": "object", "properties": {name: INTERVAL for name in INTERVALS}},
     },
 }
 
@@ -158,7 +167,7 @@ STATS = {
     "type": "object",
     "properties": {
         "total": METRICS,
-        "variants": {"type": "object", "additionalProperties": METRICS},
+        "variants": {"type": "object", "additionalProperties": VARIANT_METRICS},
         "winner": {"type": ["string", "null"]},
         "decision": {"type": ["object", "null"]},
     },
