@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from herald.audiences import segments
 from herald.audiences.models import Contact, Segment, Suppression
-from herald.campaigns import posts, schedules
+from herald.campaigns import autopause, posts, schedules
 from herald.campaigns import status as st
 from herald.campaigns.models import Batch, Campaign, Delivery, Run
 from herald.campaigns.policy import Facts, Rules, decide, member_zone
@@ -463,6 +463,7 @@ class _BatchSender:
                 outcomes.append((delivery, self._hand_off(delivery, contact)))
             with db.session() as session:
                 self._record(session, outcomes)
+                autopause.pause_if_all_failed(session, self.campaign_id, self.run_id, outcomes)
                 if not self._renew_lease(session):
                     self.report.stopped = "lease lost"
                     return

@@ -15,6 +15,7 @@ import phonenumbers
 import requests
 
 from herald.campaigns import render as templates
+from herald.campaigns.track_links import LinkTracker
 from herald.channels import http
 from herald.channels.base import Outcome, Recipient, RunInfo
 from herald.channels.ratelimit import Limiter, limiter_for
@@ -104,10 +105,23 @@ class SmsChannel(http.HttpClient):
         return problems
 
     def prepare(self, run: RunInfo) -> PreparedSms:
-        return PreparedSms(run=run, body=templates.compile_template("body", run.content["body"]))
+        body = templates.compile_template("body", run.content["body"], links="text")
+        return PreparedSms(run=run, body=body)
 
     def render(self, prepared: PreparedSms, recipient: Recipient) -> OutgoingSms:
-        body = templates.render(prepared.body, recipient.context).strip()
+        # links are rewritten to {PUBLIC_URL}/t/c/{token} like email links (contract 13)
+        s = self.settings
+        links = (
+            LinkTracker(
+                s.public_url,
+                s.secret_key,
+                recipient.delivery_id,
+                str(recipient.context.get("unsubscribe_url") or ""),
+            )
+            if getattr(s, "public_url", None) and getattr(s, "secret_key", None)
+            else None
+        )
+        body = templates.render(prepared.body, recipient.context, links).strip()
         to, problem = self.e164(recipient.phone)
         if problem is None and not body:
             problem = "the message body rendered empty"

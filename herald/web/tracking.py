@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import base64
 import logging
+from typing import Any
 
 from flask import Blueprint, Flask, Response, redirect, request
 from markupsafe import escape
 
-from herald.campaigns.tracking import is_machine_event, read_click, read_delivery
+from herald.campaigns.tracking import is_machine_event, read_click_link, read_delivery
 from herald.channels import feedback
 from herald.core import clock
 from herald.web import deps
@@ -36,7 +37,7 @@ def _not_found() -> Response:
     return Response("Not found\n", status=404, mimetype="text/plain", headers=NO_STORE)
 
 
-def _track(kind: str, delivery_id: int, data: dict[str, str]) -> None:
+def _track(kind: str, delivery_id: int, data: dict[str, Any]) -> None:
     """Record one open or click; a database problem never breaks the pixel or the redirect."""
     session = deps.session()
     try:
@@ -70,15 +71,14 @@ def open_pixel(token: str) -> Response:
 @blueprint.route("/t/c/<token>", methods=["GET"])
 def click(token: str) -> Response:
     """A tracked link: record the click and redirect to the signed target."""
-    found = read_click(deps.settings().secret_key, token)
+    found = read_click_link(deps.settings().secret_key, token)
     if found is None:
         return _not_found()
-    delivery_id, target = found
-    _track(
-        "email.clicked",
-        delivery_id,
-        {"url": target[:1000], "user_agent": request.user_agent.string[:200]},
-    )
+    delivery_id, target, position = found
+    data = {"url": target[:1000], "user_agent": request.user_agent.string[:200]}
+    if position is not None:
+        data["position"] = position
+    _track("email.clicked", delivery_id, data)
     response = redirect(target, code=302)
     response.headers.update(NO_STORE)
     return response
