@@ -23,6 +23,7 @@ from herald.campaigns.track_links import LinkTracker, add_pixel, wrap_hrefs
 from herald.channels.email_text import html_to_text, tidy
 
 _JINJA = re.compile(r"{{.*?}}|{%.*?%}|{#.*?#}", re.S)
+_DYNAMIC_SELECTOR = re.compile(r"""(?<![\w-])(?:class|id)\s*=\s*["']?[^"'>]*(?:{{|{%)""", re.I)
 _INLINER = css_inline.CSSInliner(load_remote_stylesheets=False)
 
 
@@ -92,6 +93,8 @@ def _inline_template(source: str) -> str | None:
     construct stands in as an HTML comment meanwhile: a comment stays where it is, even between
     table rows, where the HTML parser would move text (a loop's ``{% for %}``) out of the
     table."""
+    if _DYNAMIC_SELECTOR.search(source):
+        return None  # which rules apply is only known once the member's values are in
     nonce = secrets.token_hex(4)
     found: list[str] = []
 
