@@ -107,11 +107,20 @@ class TrackExtension(Extension):
                 token.lineno
             )
         body = parser.parse_statements(("name:endtrack",), drop_needle=True)
+        parts = _expression_parts(body)
+        if parts is not None:
+            # the common case, text and expressions only: one call on their concatenation,
+            # cheaper than a call block's macro per link
+            value = nodes.Concat(parts, lineno=token.lineno)
+            call = self.call_method("_track_value", [value], lineno=token.lineno)
+            return nodes.Output([call], lineno=token.lineno)
         call = self.call_method("_track", lineno=token.lineno)
         return nodes.CallBlock(call, [], [], body).set_lineno(token.lineno)
 
     def _track(self, caller: Callable[[], str]) -> str:
-        body = caller()
+        return self._track_value(caller())
+
+    def _track_value(self, body: str) -> str:
         tracker = _tracker.get()
         if tracker is None:
             return body
@@ -125,6 +134,24 @@ class TrackExtension(Extension):
     def _pixel(self) -> str:
         tracker = _tracker.get()
         return tracker.pixel() if tracker is not None else ""
+
+
+def _expression_parts(body: list[nodes.Node]) -> list[nodes.Expr] | None:
+    """The parts of a ``track`` block made of text and expressions only, or None."""
+    parts: list[nodes.Expr] = []
+    for node in body:
+        if not isinstance(node, nodes.Output):
+            return None
+        for child in node.nodes:
+            if isinstance(child, nodes.TemplateData):
+                # template text is markup as written, like an ordinary output of it
+                const = nodes.Const(child.data, lineno=child.lineno)
+                parts.append(nodes.MarkSafeIfAutoescape(const, lineno=child.lineno))
+            elif isinstance(child, nodes.Expr):
+                parts.append(child)
+            else:
+                return None
+    return parts or None
 
 
 def _mask(source: str) -> tuple[str, list[str]]:
