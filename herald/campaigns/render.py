@@ -124,7 +124,7 @@ def _size(value: Any) -> int | None:
     return len(value) if isinstance(value, str | bytes | list | tuple) else None
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=8)
 def environment(autoescape: bool, links: str | None = None) -> Sandbox:
     """The sandboxed environment; HTML templates autoescape, plain-text ones do not. ``links``
     says which links parsing wraps for tracking: ``"html"`` (hrefs), ``"text"`` (web addresses)

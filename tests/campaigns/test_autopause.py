@@ -10,6 +10,7 @@ from herald.campaigns.models import Campaign, Delivery
 from tests.channels.members import add_member, start_campaign
 from tests.conftest import make_settings
 from tests.helpers import drain
+from tests.web.test_admin import login, users  # noqa: F401 (fixture)
 
 # saves (the trial members have 1,200 and 0 points) but fails for a member with 1,200 points
 BREAKS_AT_1200 = "<p>{{ 100 / (contact.points - 1200) }}</p>"
@@ -21,7 +22,7 @@ def _members(db, points: list[int]) -> None:
 
 
 def test_a_first_chunk_failing_for_everyone_pauses_the_campaign_with_the_reason(
-    db, tmp_path, database_url, smtp_server, client, auth
+    db, tmp_path, database_url, smtp_server, client, auth, users
 ):
     recorder, port = smtp_server
     settings = make_settings(
@@ -46,6 +47,10 @@ def test_a_first_chunk_failing_for_everyone_pauses_the_campaign_with_the_reason(
     assert counts == {"failed": 10, "pending": 50}  # the rest wait for a person
     shown = client.get(f"/api/v1/campaigns/{campaign_id}", headers=auth).json
     assert shown["status"] == "paused" and "division by zero" in shown["pause_reason"]
+    login(client, users["viewer"])
+    page = client.get(f"/admin/campaigns/{campaign_id}/")
+    assert page.status_code == 200
+    assert 'id="pause-reason"' in page.text and "the first 10 messages all failed" in page.text
 
     with db.session() as session:
         service.resume(session, session.get(Campaign, campaign_id))
