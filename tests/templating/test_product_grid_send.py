@@ -103,6 +103,7 @@ def test_a_product_grid_campaign_is_delivered_with_every_product_link_tracked_pe
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)
 @pytest.mark.postgres
 @pytest.mark.redis
 def test_twenty_thousand_members_get_the_product_grid_through_the_workers(pg_url, tmp_path):
