@@ -121,14 +121,16 @@ class TrackExtension(Extension):
         return self._track_value(caller())
 
     def _track_value(self, body: str) -> str:
+        # in HTML the body is markup as written (``&amp;``), even when Jinja folded it into a
+        # plain string at compile time
+        escaped = bool(self.environment.autoescape)
         tracker = _tracker.get()
         if tracker is None:
-            return body
-        escaped = isinstance(body, Markup)
+            return Markup(body) if escaped else body
         target = (html.unescape(str(body)) if escaped else str(body)).strip()
         url = tracker.link(target)
         if url is None:
-            return body
+            return Markup(body) if escaped else body
         return Markup(url) if escaped else url
 
     def _pixel(self) -> str:

@@ -75,7 +75,10 @@ def clean_target(target: str) -> str:
     """``target`` as a browser would follow it (the URL standard): C0 controls and spaces
     stripped from both ends, tabs and newlines dropped, any other whitespace or control
     character percent-encoded. A header-splitting ``\r\n`` never reaches a signed target."""
-    target = re.sub(r"[\t\n\r]", "", target.strip(_EDGES))
+    target = target.strip(_EDGES)
+    if not _UNSAFE.search(target):
+        return target  # the common case: nothing to drop or encode
+    target = re.sub(r"[\t\n\r]", "", target)
     return _UNSAFE.sub(lambda match: quote(match.group(0), safe=""), target)
 
 

@@ -3,17 +3,26 @@ campaign, instead of failing the whole audience row by row."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from herald.campaigns import service
 from herald.campaigns.models import Campaign, Delivery
+from herald.core.accounts import create_user
 from tests.channels.members import add_member, start_campaign
 from tests.conftest import make_settings
 from tests.helpers import drain
-from tests.web.test_admin import login, users  # noqa: F401 (fixture)
+from tests.web.test_admin import PASSWORD, login
 
 # saves (the trial members have 1,200 and 0 points) but fails for a member with 1,200 points
 BREAKS_AT_1200 = "<p>{{ 100 / (contact.points - 1200) }}</p>"
+
+
+@pytest.fixture
+def viewer(db) -> str:
+    with db.session() as session:
+        create_user(session, "viewer@example.com", PASSWORD, "viewer")
+    return "viewer@example.com"
 
 
 def _members(db, points: list[int]) -> None:
@@ -22,7 +31,7 @@ def _members(db, points: list[int]) -> None:
 
 
 def test_a_first_chunk_failing_for_everyone_pauses_the_campaign_with_the_reason(
-    db, tmp_path, database_url, smtp_server, client, auth, users
+    db, tmp_path, database_url, smtp_server, client, auth, viewer
 ):
     recorder, port = smtp_server
     settings = make_settings(
@@ -47,7 +56,7 @@ def test_a_first_chunk_failing_for_everyone_pauses_the_campaign_with_the_reason(
     assert counts == {"failed": 10, "pending": 50}  # the rest wait for a person
     shown = client.get(f"/api/v1/campaigns/{campaign_id}", headers=auth).json
     assert shown["status"] == "paused" and "division by zero" in shown["pause_reason"]
-    login(client, users["viewer"])
+    login(client, viewer)
     page = client.get(f"/admin/campaigns/{campaign_id}/")
     assert page.status_code == 200
     assert 'id="pause-reason"' in page.text and "the first 10 messages all failed" in page.text
