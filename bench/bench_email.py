@@ -28,8 +28,8 @@ from herald.channels.base import Recipient, RunInfo
 from herald.channels.email import EmailChannel
 from herald.core.settings import Settings
 
-MEMBERS = 2000
-REPEAT = 5
+MEMBERS = 500
+REPEAT = 3
 
 # the weekly product-grid newsletter of the template corpus: six products in a loop, a link and a
 # button each, a coupon, points, a <style> block (13 tracked links per message)

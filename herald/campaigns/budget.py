@@ -23,6 +23,9 @@ from jinja2.exceptions import SecurityError
 # the longest text one rendered field (or any text built on the way) may have: far beyond any
 # email a client shows (Gmail clips at about 100 kB), far below what hurts a worker
 MAX_OUTPUT = 1_000_000
+# characters all of a render's ``{{ … }}`` outputs may produce, buffers included (a macro's
+# output counts again where it is output)
+MAX_PRODUCED = 4 * MAX_OUTPUT
 # loop iterations in one render, over all loops together
 MAX_ITERATIONS = 100_000
 # wall-clock seconds one render may take
@@ -39,10 +42,11 @@ _NESTED = re.compile(r"\{[^{}]*\{")
 class Budget:
     """The allowance of one render: iterations used and the moment it must end."""
 
-    __slots__ = ("deadline", "iterations")
+    __slots__ = ("deadline", "iterations", "produced")
 
     def __init__(self, seconds: float = MAX_SECONDS) -> None:
         self.iterations = 0
+        self.produced = 0
         self.deadline = time.monotonic() + seconds
 
     def tick(self, count: int = 1) -> None:
@@ -68,6 +72,20 @@ def current() -> Budget:
     """The budget of the render in progress (a fresh one outside any render)."""
     budget = _current.get()
     return budget if budget is not None else Budget()
+
+
+def charge_output(value: Any) -> Any:
+    """Count what one ``{{ … }}`` outputs, before it waits in a buffer: a loop filling a
+    ``{% set %}`` block is stopped while it fills it, not once it is joined."""
+    if isinstance(value, str):
+        budget = _current.get()
+        if budget is not None:
+            budget.produced += len(value)
+            if budget.produced > MAX_PRODUCED:
+                raise SecurityError(
+                    f"the template produces more than {MAX_PRODUCED:,} characters of output"
+                )
+    return value
 
 
 def check_length(value: Any) -> Any:

@@ -55,8 +55,9 @@ def _bounded_lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100
     return str(generate_lorem_ipsum(n=n, html=html, min=min, max=max))
 
 
-def _blank_none(value: Any) -> Any:
-    return "" if value is None else value
+def _finalize(value: Any) -> Any:
+    """Every ``{{ … }}`` output: empty for None, counted against the render's budget."""
+    return "" if value is None else budget.charge_output(value)
 
 
 class _CodeGenerator(CodeGenerator):
@@ -132,7 +133,7 @@ def environment(autoescape: bool, links: str | None = None) -> Sandbox:
     env = Sandbox(
         autoescape=autoescape,
         undefined=_Blank,
-        finalize=_blank_none,
+        finalize=_finalize,
         extensions=[TrackExtension],
     )
     env.herald_links = links
