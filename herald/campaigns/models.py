@@ -36,6 +36,8 @@ class Campaign(Base):
     ab_test: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
     # when the armed schedule next falls due; the scheduler's tick claims campaigns past it
     next_run_at: Mapped[datetime | None] = mapped_column(index=True)
+    # why Herald paused it by itself (a first chunk that failed for every member), for its page
+    pause_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 

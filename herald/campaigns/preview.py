@@ -23,7 +23,7 @@ from herald.channels.sms import OutgoingSms, SmsChannel, segments
 from herald.core.errors import NotFound, ValidationError
 from herald.core.settings import Settings
 from herald.templating import render as templates
-from herald.templating.render import TemplateProblem
+from herald.templating.problems import TemplateProblem
 from herald.templating.tracking import read_click
 
 _TEXT = ParserConfig(display_links=True)

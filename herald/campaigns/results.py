@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from herald.audiences.models import Event
 from herald.campaigns import status as st
-from herald.campaigns.models import Delivery, Run
+from herald.campaigns.models import Campaign, Delivery, Run, Variant
 
 CURVE_HOURS = 72
 NOT_SENT = (st.FAILED, st.SKIPPED, st.CANCELLED, st.UNCERTAIN)
@@ -110,8 +110,6 @@ def top_links(session: Session, ids: list[int], limit: int = 10) -> list[dict[st
 def member_messages(session: Session, contact_id: int, limit: int = 200) -> list[dict[str, Any]]:
     """Every message the member was sent (or that was held back), newest first, with its
     outcome and what they did with it."""
-    from herald.campaigns.models import Campaign, Variant
-
     rows = session.execute(
         select(Delivery, Campaign.id, Campaign.name, Campaign.channel, Variant.name)
         .join(Run, Run.id == Delivery.run_id)

@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from herald.audiences.models import Contact
-from herald.campaigns import posts, senders
+from herald.campaigns import autopause, posts, senders
 from herald.campaigns import status as st
 from herald.campaigns.closing import finish_run_if_done
 from herald.campaigns.context import contact_context
@@ -165,6 +165,7 @@ class BatchSender:
                 outcomes.append((delivery, self._hand_off(delivery, contact)))
             with db.session() as session:
                 self._record(session, outcomes)
+                autopause.pause_if_all_failed(session, self.campaign_id, self.run_id, outcomes)
                 if not self._renew_lease(session):
                     self.report.stopped = "lease lost"
                     return

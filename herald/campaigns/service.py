@@ -261,7 +261,8 @@ def _transition(
     changed = session.execute(
         update(Campaign)
         .where(Campaign.id == campaign.id, Campaign.status.in_(status.ACTIONS[action]))
-        .values(status=new_status, updated_at=clock.now(), **values)
+        # whatever a person does next, Herald's own reason for a pause no longer applies
+        .values(status=new_status, updated_at=clock.now(), pause_reason=None, **values)
     ).rowcount
     session.refresh(campaign)
     if changed != 1:

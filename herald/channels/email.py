@@ -30,6 +30,7 @@ from herald.channels.smtp_pool import SmtpPool
 from herald.core import clock
 from herald.core.settings import Settings, hard_bounce_limit
 from herald.templating import render as templates
+from herald.templating.checks import check_templates
 
 TEMPLATE_FIELDS = {"subject": False, "html": True, "text": False}
 
@@ -89,7 +90,7 @@ class EmailChannel:
 
     def check_variant(self, content: Mapping[str, Any]) -> dict[str, str]:
         """Field problems of an email variant; templates are compiled."""
-        problems = templates.check_templates(content, TEMPLATE_FIELDS)
+        problems = check_templates(content, TEMPLATE_FIELDS)
         if not content.get("subject"):
             problems.setdefault("subject", "subject is required")
         if not content.get("html") and not content.get("text"):

@@ -19,6 +19,8 @@ from herald.channels.base import Outcome, Recipient, RunInfo
 from herald.channels.ratelimit import Limiter, limiter_for
 from herald.core.settings import Settings
 from herald.templating import render as templates
+from herald.templating.checks import check_templates
+from herald.templating.track_links import LinkTracker
 
 TEMPLATE_FIELDS = {"body": False}
 MAX_BODY = 1600  # Twilio's limit on one message's body, in characters
@@ -95,7 +97,7 @@ class SmsChannel(http.HttpClient):
         self.quiet_hours = getattr(settings, "sms_quiet_hours", None)
 
     def check_variant(self, content: Mapping[str, Any]) -> dict[str, str]:
-        problems = templates.check_templates(content, TEMPLATE_FIELDS)
+        problems = check_templates(content, TEMPLATE_FIELDS)
         body = content.get("body")
         if not body:
             problems.setdefault("body", "body is required")
@@ -104,10 +106,23 @@ class SmsChannel(http.HttpClient):
         return problems
 
     def prepare(self, run: RunInfo) -> PreparedSms:
-        return PreparedSms(run=run, body=templates.compile_template("body", run.content["body"]))
+        body = templates.compile_template("body", run.content["body"], links="text")
+        return PreparedSms(run=run, body=body)
 
     def render(self, prepared: PreparedSms, recipient: Recipient) -> OutgoingSms:
-        body = templates.render(prepared.body, recipient.context).strip()
+        # links are rewritten to {PUBLIC_URL}/t/c/{token} like email links (contract 13)
+        s = self.settings
+        links = (
+            LinkTracker(
+                s.public_url,
+                s.secret_key,
+                recipient.delivery_id,
+                str(recipient.context.get("unsubscribe_url") or ""),
+            )
+            if getattr(s, "public_url", None) and getattr(s, "secret_key", None)
+            else None
+        )
+        body = templates.render(prepared.body, recipient.context, links).strip()
         to, problem = self.e164(recipient.phone)
         if problem is None and not body:
             problem = "the message body rendered empty"

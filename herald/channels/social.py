@@ -24,6 +24,7 @@ from herald.channels.base import Outcome, Recipient, RunInfo
 from herald.channels.ratelimit import Limiter, limiter_for
 from herald.core.settings import Settings
 from herald.templating import render as templates
+from herald.templating.checks import check_templates
 
 TEMPLATE_FIELDS = {"status": False}
 VISIBILITIES = ("public", "unlisted", "private", "direct")
@@ -68,7 +69,7 @@ class SocialChannel(http.HttpClient):
         self.settings = settings
 
     def check_variant(self, content: Mapping[str, Any]) -> dict[str, str]:
-        problems = templates.check_templates(content, TEMPLATE_FIELDS)
+        problems = check_templates(content, TEMPLATE_FIELDS)
         status = content.get("status")
         if not status:
             problems.setdefault("status", "status is required")

@@ -74,14 +74,22 @@ def clean_target(target: str) -> str:
     """``target`` as a browser would follow it (the URL standard): C0 controls and spaces
     stripped from both ends, tabs and newlines dropped, any other whitespace or control
     character percent-encoded. A header-splitting ``\r\n`` never reaches a signed target."""
-    target = re.sub(r"[\t\n\r]", "", target.strip(_EDGES))
+    target = target.strip(_EDGES)
+    if not _UNSAFE.search(target):
+        return target  # the common case: nothing to drop or encode
+    target = re.sub(r"[\t\n\r]", "", target)
     return _UNSAFE.sub(lambda match: quote(match.group(0), safe=""), target)
 
 
-def click_url(public_url: str, secret: str, delivery_id: int, target: str) -> str:
+def click_url(
+    public_url: str, secret: str, delivery_id: int, target: str, position: int | None = None
+) -> str:
     """``{PUBLIC_URL}/t/c/{token}``: a tracked link to ``target`` (cleaned, see
-    :func:`clean_target`) for one delivery."""
-    payload = [delivery_id, clean_target(target)]
+    :func:`clean_target`) for one delivery; ``position`` is the link's place in the message
+    (1, 2, …), so two links to one target stay apart."""
+    payload: list[Any] = [delivery_id, clean_target(target)]
+    if position is not None:
+        payload.append(position)
     return f"{public_url}/t/c/{make_token(secret, 'click', payload)}"
 
 
@@ -99,12 +107,22 @@ def read_delivery(secret: str, kind: str, token: str) -> int | None:
 def read_click(secret: str, token: str) -> tuple[int, str] | None:
     """``(delivery_id, target)`` of a genuine click token whose target is an http(s) URL without
     whitespace or control characters."""
+    found = read_click_link(secret, token)
+    return None if found is None else (found[0], found[1])
+
+
+def read_click_link(secret: str, token: str) -> tuple[int, str, int | None] | None:
+    """``(delivery_id, target, position)`` of a genuine click token (position None for a token
+    made without one)."""
     payload = read_token(secret, "click", token)
-    if not (isinstance(payload, list) and len(payload) == 2):
+    if not (isinstance(payload, list) and len(payload) in (2, 3)):
         return None
-    delivery_id, target = payload
+    delivery_id, target = payload[0], payload[1]
+    position = payload[2] if len(payload) == 3 else None
     if not _is_id(delivery_id) or not isinstance(target, str):
+        return None
+    if position is not None and not (_is_id(position) and position <= 10_000):
         return None
     if not target.lower().startswith(("http://", "https://")) or _UNSAFE.search(target):
         return None
-    return delivery_id, target
+    return delivery_id, target, position

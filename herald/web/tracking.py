@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, redirect, request
@@ -18,7 +19,7 @@ from markupsafe import escape
 from herald.campaigns import feedback
 from herald.campaigns.machine import is_machine_event
 from herald.core import clock
-from herald.templating.tracking import read_click, read_delivery
+from herald.templating.tracking import read_click_link, read_delivery
 from herald.web import deps
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ def from_own_pages() -> bool:
     return _origin(referrer) in own
 
 
-def _track(kind: str, delivery_id: int, data: dict[str, str]) -> None:
+def _track(kind: str, delivery_id: int, data: dict[str, Any]) -> None:
     """Record one open or click; a database problem never breaks the pixel or the redirect."""
     if from_own_pages():
         return
@@ -93,15 +94,14 @@ def open_pixel(token: str) -> Response:
 @blueprint.route("/t/c/<token>", methods=["GET"])
 def click(token: str) -> Response:
     """A tracked link: record the click and redirect to the signed target."""
-    found = read_click(deps.settings().secret_key, token)
+    found = read_click_link(deps.settings().secret_key, token)
     if found is None:
         return _not_found()
-    delivery_id, target = found
-    _track(
-        "email.clicked",
-        delivery_id,
-        {"url": target[:1000], "user_agent": request.user_agent.string[:200]},
-    )
+    delivery_id, target, position = found
+    data = {"url": target[:1000], "user_agent": request.user_agent.string[:200]}
+    if position is not None:
+        data["position"] = position
+    _track("email.clicked", delivery_id, data)
     response = redirect(target, code=302)
     response.headers.update(NO_STORE)
     return response

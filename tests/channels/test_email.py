@@ -124,7 +124,7 @@ def test_it_sends_multipart_alternative_with_tracked_links_pixel_and_unsubscribe
     assert "<style" not in body  # CSS inlined
     text = plain.get_content()
     assert text.startswith("Hello Zoë & friends")
-    assert "[Sale](http://herald.test/t/c/" in text
+    assert "Sale (http://herald.test/t/c/" in text
 
 
 def test_a_given_text_part_is_used_as_is(client, auth, db, tmp_path, database_url, smtp_server):

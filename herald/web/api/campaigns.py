@@ -21,6 +21,7 @@ def campaign_dict(campaign: Campaign) -> dict[str, Any]:
         "channel": campaign.channel,
         "segment_id": campaign.segment_id,
         "status": campaign.status,
+        "pause_reason": campaign.pause_reason,
         "schedule": campaign.schedule,
         "ab_test": campaign.ab_test,
         "next_run_at": campaign.next_run_at.isoformat() if campaign.next_run_at else None,

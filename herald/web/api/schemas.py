@@ -158,6 +158,7 @@ CAMPAIGN = {
         **CAMPAIGN_IN["properties"],
         "id": {"type": "integer"},
         "status": {"type": "string", "enum": list(CAMPAIGN_STATUSES)},
+        "pause_reason": {"type": ["string", "null"]},
         "next_run_at": {"type": ["string", "null"], "format": "date-time"},
         "created_at": {"type": ["string", "null"], "format": "date-time"},
     },

@@ -1,0 +1,190 @@
+"""Save-time checks of a template, in a marketer's words.
+
+A template is refused at save when it does not compile, names something no message has
+(``config``, ``contact.nope``), breaks the sandbox's rules or budget, or renders for no member:
+it is rendered, links tracked, for a realistic member and for a member whose fields are empty,
+and refused when both fail. (Failing only for the empty member is data a member lacks, which
+renders empty at send time or fails that one delivery.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from jinja2 import meta, nodes
+from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError
+
+from herald.templating import render as templates
+from herald.templating.problems import TemplateProblem
+from herald.templating.track_links import LinkTracker
+
+# what a template may name: the message context, plus names other senders add (promotions,
+# journeys) and the sandbox's own helpers
+KNOWN_NAMES = frozenset(
+    {*templates.TEMPLATE_NAMES, "promotion", "now", "benefit", "step", "journey"}
+)
+# contact fields (contract section 4, 15 and 16, and what senders add)
+CONTACT_FIELDS = frozenset(
+    {
+        "id",
+        "external_id",
+        "email",
+        "phone",
+        "first_name",
+        "last_name",
+        "locale",
+        "timezone",
+        "tier",
+        "points",
+        "birthday",
+        "attributes",
+        "consent",
+        "orders_count",
+        "total_spent",
+        "last_order_at",
+        "points_expiring",
+        "points_expire_at",
+        "referral_code",
+        "best_hour",
+        "rfm",
+        "created_at",
+        "updated_at",
+    }
+)
+# an HTML-safe stand-in for the unsubscribe link of a trial render
+_TRIAL_URL = "https://herald.invalid"
+REALISTIC: dict[str, Any] = {
+    "contact": {
+        "id": 1,
+        "external_id": "C-10001",
+        "email": "mei.chen@example.com",
+        "phone": "+8613800000000",
+        "first_name": "Mei",
+        "last_name": "Chen",
+        "locale": "zh-CN",
+        "timezone": "Asia/Shanghai",
+        "tier": "gold",
+        "points": 1200,
+        "birthday": "1990-05-17",
+        "attributes": {},
+        "consent": {"email": True, "sms": True},
+        "orders_count": 7,
+        "total_spent": 1234.5,
+        "points_expiring": 300,
+        "points_expire_at": "2026-12-31",
+        "referral_code": "MEI2026",
+    },
+    "campaign": {"id": 1, "name": "Trial"},
+    "coupon": {"code": "TRIAL-7Q2X", "percent_off": 15, "valid_until": "2026-12-31"},
+    "unsubscribe_url": f"{_TRIAL_URL}/u/trial",
+    "event": {},
+}
+EMPTY: dict[str, Any] = {
+    "contact": {
+        "id": 2,
+        "tier": "new",
+        "points": 0,
+        "orders_count": 0,
+        "total_spent": 0.0,
+        "attributes": {},
+    },
+    "campaign": {"id": 1, "name": "Trial"},
+    "coupon": {},
+    "unsubscribe_url": f"{_TRIAL_URL}/u/trial",
+    "event": {},
+}
+
+
+def check_template(field: str, source: str, *, html: bool) -> str | None:
+    """The problem with one template field, in a marketer's words, or None."""
+    try:
+        template = templates.compile_template(field, source, html=html, links=_links(html))
+        tree = templates.environment(html, _links(html)).parse(source)
+        _check_names(field, tree)
+    except TemplateProblem as exc:
+        return str(exc)
+    failures: list[str] = []
+    for context in (REALISTIC, EMPTY):
+        tracker = LinkTracker(_TRIAL_URL, "trial", 1, context["unsubscribe_url"])
+        try:
+            templates.render(template, context, links=tracker)
+        except SecurityError as exc:
+            return f"{field}: not allowed in a template: {exc}"
+        except TemplateError as exc:
+            failures.append(f"{field}{_line(exc)}: {exc.message or type(exc).__name__}")
+        except Exception as exc:
+            failures.append(f"{field}{_line(exc)}: {type(exc).__name__}: {exc}")
+    if len(failures) == 2:
+        return f"{failures[0]} (the template renders for no member)"
+    return None
+
+
+def _links(html: bool) -> str | None:
+    return "html" if html else None
+
+
+def _line(exc: BaseException) -> str:
+    """`` (line N)`` from the template frame of a render error's traceback."""
+    if isinstance(exc, TemplateSyntaxError) and exc.lineno:
+        return f" (line {exc.lineno})"
+    tb = exc.__traceback__
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return f" (line {line})" if line else ""
+
+
+def _check_names(field: str, tree: nodes.Template) -> None:
+    """Names no message has, and contact fields no member has."""
+    env = tree.environment
+    unknown = sorted(meta.find_undeclared_variables(tree) - KNOWN_NAMES - set(env.globals))
+    if unknown:
+        line = next((n.lineno for n in tree.find_all(nodes.Name) if n.name == unknown[0]), None)
+        raise TemplateProblem(
+            field,
+            f"templates have no '{unknown[0]}'; they see contact, campaign, coupon, event and "
+            "unsubscribe_url",
+            line,
+        )
+    for node in tree.find_all(nodes.Getattr):
+        if node.attr.startswith("_"):
+            raise TemplateProblem(
+                field, f"not allowed in a template: '.{node.attr}' reaches into Python", node.lineno
+            )
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        target = node.node
+        if not (isinstance(target, nodes.Name) and target.name == "contact"):
+            continue
+        if isinstance(node, nodes.Getattr):
+            name: Any = node.attr
+        elif isinstance(node.arg, nodes.Const):
+            name = node.arg.value
+        else:
+            continue
+        if isinstance(name, str) and name not in CONTACT_FIELDS:
+            raise TemplateProblem(
+                field,
+                f"members have no field '{name}' (member data of your own goes under "
+                f"contact.attributes.{name})",
+                node.lineno,
+            )
+
+
+def check_templates(content: Mapping[str, Any], fields: Mapping[str, bool]) -> dict[str, str]:
+    """Compile each present template field (name → is HTML), check the names it uses and render
+    it for trial members; return ``{field: problem}``."""
+    problems: dict[str, str] = {}
+    for name, is_html in fields.items():
+        source = content.get(name)
+        if source is None:
+            continue
+        if not isinstance(source, str):
+            problems[name] = "must be text"
+            continue
+        problem = check_template(name, source, html=is_html)
+        if problem:
+            problems[name] = problem
+    return problems
