@@ -13,8 +13,10 @@ import logging
 
 from flask import Blueprint, Flask, Response, redirect, request
 from markupsafe import escape
+from sqlalchemy.exc import DBAPIError
 
-from herald.campaigns.tracking import is_machine_event, read_click, read_delivery
+from herald.campaigns.track_ingest import record_tracking_event
+from herald.campaigns.tracking import is_machine_agent, read_click, read_delivery
 from herald.channels import feedback
 from herald.core import clock
 from herald.web import deps
@@ -37,24 +39,32 @@ def _not_found() -> Response:
 
 
 def _track(kind: str, delivery_id: int, data: dict[str, str]) -> None:
-    """Record one open or click; a database problem never breaks the pixel or the redirect."""
-    session = deps.session()
-    try:
-        ref = feedback.find_delivery(session, delivery_id)
-        if ref is None:
+    """Record one open or click in one statement; a database problem never breaks the pixel or
+    the redirect."""
+    settings = deps.settings()
+    agent = request.method == "HEAD" or is_machine_agent(request.user_agent.string)
+    engine = deps.database().single_statements
+    for attempt in (1, 2):
+        try:
+            with engine.begin() as connection:
+                record_tracking_event(
+                    connection,
+                    kind,
+                    delivery_id,
+                    data,
+                    machine_agent=agent,
+                    window=settings.machine_event_window,
+                    now=clock.now(),
+                )
             return
-        machine = is_machine_event(
-            request.user_agent.string,
-            ref.sent_at,
-            clock.now(),
-            deps.settings().machine_event_window,
-            request.method,
-        )
-        feedback.record_event(session, kind, ref, data, machine=machine)
-        session.commit()
-    except Exception:
-        session.rollback()
-        log.exception("could not record %s for delivery %s", kind, delivery_id)
+        except DBAPIError as exc:
+            if exc.connection_invalidated and attempt == 1:
+                continue  # a pooled connection the database had closed: once more, afresh
+            log.exception("could not record %s for delivery %s", kind, delivery_id)
+            return
+        except Exception:
+            log.exception("could not record %s for delivery %s", kind, delivery_id)
+            return
 
 
 @blueprint.route("/t/o/<token>.gif", methods=["GET"])
