@@ -10,7 +10,6 @@ BENCH_TRACK_SECONDS (10) of load per run, BENCH_TRACK_CONNECTIONS (16), BENCH_RE
 from __future__ import annotations
 
 import os
-import sys
 import time
 from typing import Any
 
@@ -123,12 +122,14 @@ def _report(r: dict[str, Any], seconds: float, repeat: int) -> str:
 
 {machine()}; `{command()}`; medians of {repeat} runs of {seconds:.0f} s, wrk with
 {CONNECTIONS} connections in its own process, a different signed pixel per request (human
-user agent). Both apps under gunicorn, {r["workers"]} workers × {r["threads"]} threads; Herald on PostgreSQL.
+user agent). Both apps under gunicorn, {r["workers"]} workers × {r["threads"]} threads;
+Herald on PostgreSQL.
 
 | endpoint | requests/s | p99 |
 |---|---|---|
 | bare Flask GIF endpoint (baseline) | {r["bare_rps"]:,.0f} | {r["bare_p99"]:.1f} ms |
-| Herald `/t/o/<token>.gif` (verify, record, answer) | {r["herald_rps"]:,.0f} | {r["herald_p99"]:.1f} ms |
+| Herald `/t/o/<token>.gif` (verify, record, answer) | {r["herald_rps"]:,.0f} \
+| {r["herald_p99"]:.1f} ms |
 
 Herald answers **{r["herald_rps"] / r["bare_rps"]:.2f}×** the bare endpoint's requests/s.
 Every event counted: {r["answered"]:,} pixels answered, {r["recorded"]:,} opens recorded

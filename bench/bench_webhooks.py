@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 import uuid
 from typing import Any
@@ -97,8 +96,10 @@ its own `webhook-id`. Both apps under gunicorn, {r["workers"]} workers × {r["th
 
 | endpoint | webhooks/s | p99 |
 |---|---|---|
-| bare Flask endpoint, signature check only (baseline) | {r["bare_rps"]:,.0f} | {r["bare_p99"]:.1f} ms |
-| Herald `/webhooks/shop` (verify, inbox, apply, commit) | {r["herald_rps"]:,.0f} | {r["herald_p99"]:.1f} ms |
+| bare Flask endpoint, signature check only (baseline) | {r["bare_rps"]:,.0f} \
+| {r["bare_p99"]:.1f} ms |
+| Herald `/webhooks/shop` (verify, inbox, apply, commit) | {r["herald_rps"]:,.0f} \
+| {r["herald_p99"]:.1f} ms |
 
 Herald takes **{r["herald_rps"] / r["bare_rps"]:.2f}×** the bare endpoint's rate; every
 accepted webhook has its inbox row ({r["errors"]} errors).

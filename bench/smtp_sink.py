@@ -10,6 +10,7 @@ Run it in its own process: ``python -m bench.smtp_sink PORT``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import smtplib
 import sys
 
@@ -85,12 +86,10 @@ async def serve(port: int, host: str = "127.0.0.1") -> None:
 def count(port: int, host: str = "127.0.0.1") -> int:
     """Messages the sink on ``port`` has accepted so far."""
     with smtplib.SMTP(host, port, timeout=10) as smtp:
-        code, reply = smtp.docmd("XCOUNT")
+        _code, reply = smtp.docmd("XCOUNT")
         return int(reply)
 
 
 if __name__ == "__main__":
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(int(sys.argv[1])))
-    except KeyboardInterrupt:
-        pass

@@ -202,9 +202,10 @@ class Stack:
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5)
                 return
-            except OSError:
+            except OSError as exc:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"web did not answer {path}; see {self.tmp}/web.log")
+                    log = self.tmp / "web.log"
+                    raise RuntimeError(f"web did not answer {path}; see {log}") from exc
                 time.sleep(0.3)
 
     def _wait_port(self, port: int, timeout: float = 20) -> None:
