@@ -71,4 +71,5 @@ def record_tracking_event(
         ],
         rows,
     )
-    return connection.execute(statement).rowcount == 1
+    # RETURNING, not rowcount: psycopg reports -1 for some INSERT … SELECT statements
+    return connection.execute(statement.returning(events.c.id)).first() is not None
