@@ -34,6 +34,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_port(port: int, timeout: float = 20) -> None:
+    """Wait until something listens on 127.0.0.1:``port``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
 def _redis_db(url: str, db: int) -> str:
     base = url.rsplit("/", 1)[0] if url.count("/") > 2 else url
     return f"{base}/{db}"
@@ -209,13 +220,7 @@ class Stack:
                 time.sleep(0.3)
 
     def _wait_port(self, port: int, timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    return
-            time.sleep(0.1)
-        raise RuntimeError(f"nothing listens on {port}")
+        wait_port(port, timeout)
 
     def _env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HERALD_")}
