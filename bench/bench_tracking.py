@@ -131,7 +131,7 @@ Herald on PostgreSQL.
 | Herald `/t/o/<token>.gif` (verify, record, answer) | {r["herald_rps"]:,.0f} \
 | {r["herald_p99"]:.1f} ms |
 
-Herald answers **{r["herald_rps"] / r["bare_rps"]:.2f}×** the bare endpoint's requests/s.
+Herald answers **{r["herald_rps"] / max(r["bare_rps"], 1e-9):.2f}×** the bare endpoint's requests/s.
 Every event counted: {r["answered"]:,} pixels answered, {r["recorded"]:,} opens recorded
 (the difference is requests still in flight when wrk stopped), {r["errors"]} errors;
 unique opens equal the distinct deliveries opened.

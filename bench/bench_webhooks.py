@@ -101,7 +101,7 @@ its own `webhook-id`. Both apps under gunicorn, {r["workers"]} workers × {r["th
 | Herald `/webhooks/shop` (verify, inbox, apply, commit) | {r["herald_rps"]:,.0f} \
 | {r["herald_p99"]:.1f} ms |
 
-Herald takes **{r["herald_rps"] / r["bare_rps"]:.2f}×** the bare endpoint's rate; every
+Herald takes **{r["herald_rps"] / max(r["bare_rps"], 1e-9):.2f}×** the bare endpoint's rate; every
 accepted webhook has its inbox row ({r["errors"]} errors).
 """
 
