@@ -76,7 +76,7 @@ def seed_week(stack: Stack, events: int, members: int) -> tuple[datetime, dateti
         "  g % 10 = 0,"
         "  CASE WHEN g % 4 = 0 THEN jsonb_build_object('url', 'https://shop.example/p/' || g % 50)"
         "  ELSE '{}'::jsonb END"
-        " FROM generate_series(1, :n) AS g"
+        " FROM generate_series(1::bigint, :n) AS g"
         " JOIN deliveries d ON d.id = 1 + (g * 7919) % :d"
         " JOIN runs r ON r.id = d.run_id",
         n=events,
