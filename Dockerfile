@@ -13,4 +13,4 @@ RUN pip install . && useradd --system --home /var/lib/herald herald \
     && mkdir -p /var/lib/herald && chown herald /var/lib/herald
 USER herald
 EXPOSE 8000
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "--access-logfile", "-", "herald.web.wsgi:app"]
+CMD ["herald", "web", "--host", "0.0.0.0", "--port", "8000", "--access-log"]

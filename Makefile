@@ -54,9 +54,10 @@ format: $(TEST_STAMP)
 	$(BIN)/ruff format herald tests bench
 	$(BIN)/ruff check --fix herald tests bench
 
+# make bench ARGS='send tracking' runs some; ARGS=--full sends to 1,000,000 members
 bench: $(TEST_STAMP)
 	./scripts/ensure-services.sh
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(ARGS)
 
 # the A/B simulation alone: rewrites STATISTICS.md (also part of `make bench`)
 statistics: $(TEST_STAMP)

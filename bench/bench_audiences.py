@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bench.report import machine, median, timed, write_section
+from bench.report import command, machine, median, timed, write_section
 
 ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "200000"))
 MEMBERS = int(os.environ.get("BENCH_MEMBERS", "1000000"))
@@ -267,7 +267,7 @@ def main() -> None:
     body = f"""
 ## Audiences: CSV import and segment counts
 
-{machine()}.
+{machine()}; `{command()}`.
 
 **Import of {ROWS:,} CSV rows** ({imported["size"] / 1e6:.1f} MB; SQLite, chunks of 1,000
 rows, one transaction each). Herald checks every row (email-validator, IANA zone, tier),

@@ -38,13 +38,33 @@ def machine() -> str:
     import os
 
     python = f"{platform.python_implementation()} {platform.python_version()}"
-    return f"{python}, {os.cpu_count()} cores, {datetime.now(UTC):%Y-%m-%d}"
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip() + ", "
+                break
+    except OSError:
+        pass
+    when = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    return f"{python}, {model}{os.cpu_count()} cores (shared), {when}"
+
+
+def command() -> str:
+    """The command that produced the figures (``make bench`` and its arguments)."""
+    import sys
+
+    args = " ".join(a for a in sys.argv[1:] if a)
+    return f"make bench{' ARGS=' + repr(args) if args else ''}"
 
 
 def write_section(name: str, body: str) -> None:
     """Replace (or add) the section ``name`` of BENCHMARKS.md."""
+    import os
+
+    target = Path(os.environ.get("BENCH_OUTPUT") or BENCHMARKS)
     start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
-    text = BENCHMARKS.read_text() if BENCHMARKS.exists() else HEADER
+    text = target.read_text() if target.exists() else HEADER
     block = f"{start}\n{body.strip()}\n{end}"
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
     text = (
@@ -52,4 +72,4 @@ def write_section(name: str, body: str) -> None:
         if pattern.search(text)
         else text.rstrip() + "\n\n" + block + "\n"
     )
-    BENCHMARKS.write_text(text)
+    target.write_text(text)

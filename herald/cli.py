@@ -121,21 +121,44 @@ def token_create(name: str, role: str) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int)
+@click.option(
+    "--workers",
+    "-w",
+    default=None,
+    type=click.IntRange(min=1),
+    help="gunicorn worker processes (default: one per core).",
+)
+@click.option(
+    "--threads",
+    default=4,
+    type=click.IntRange(min=1),
+    help="Threads per worker process; requests waiting on the database overlap.",
+)
+@click.option("--access-log", is_flag=True, help="Log every request to stdout.")
+@click.option(
+    "--dev", is_flag=True, help="Flask's development server instead (not for production)."
+)
 @guarded
-def web(host: str, port: int) -> None:
-    """Serve the admin, API, webhooks and tracking links (development server; use gunicorn
-    'herald.web.wsgi:app' in production)."""
-    from herald.web.app import create_app
-    from herald.web.security import QuietRequestHandler
+def web(
+    host: str, port: int, workers: int | None, threads: int, access_log: bool, dev: bool
+) -> None:
+    """Serve the admin, API, webhooks and tracking links with gunicorn."""
+    settings = load_settings()
+    if dev:
+        from herald.web.app import create_app
+        from herald.web.security import QuietRequestHandler
 
-    app = create_app(load_settings())
-    app.run(
-        host=host,
-        port=port,
-        threaded=True,
-        use_reloader=False,
-        request_handler=QuietRequestHandler,
-    )
+        create_app(settings).run(
+            host=host,
+            port=port,
+            threaded=True,
+            use_reloader=False,
+            request_handler=QuietRequestHandler,
+        )
+        return
+    from herald.web.serve import serve
+
+    serve(settings, host, port, workers=workers, threads=threads, access_log=access_log)
 
 
 @main.command()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the servers the tests talk to are up: PostgreSQL and Redis on 127.0.0.1 (started when
 # installed but stopped, installed with apt-get when missing), Chromium for the admin tests and
-# Pango for WeasyPrint (the weekly report's PDF).
+# Pango for WeasyPrint (the weekly report's PDF), wrk for the HTTP benchmarks.
 # Skips a server whose HERALD_TEST_*_URL points somewhere other than this machine.
 set -uo pipefail
 
@@ -70,9 +70,17 @@ ensure_pango() {
   return 0
 }
 
+ensure_wrk() {
+  if command -v wrk >/dev/null 2>&1; then return 0; fi
+  say "installing wrk (the benchmarks' HTTP load generator)"
+  apt_install wrk || say "could not install wrk: the HTTP benchmarks will fail"
+  return 0
+}
+
 status=0
 ensure_postgres || { say "PostgreSQL is not reachable at 127.0.0.1:5432"; status=1; }
 ensure_redis || { say "Redis is not reachable at 127.0.0.1:6379"; status=1; }
 ensure_chromium
 ensure_pango
+ensure_wrk
 exit $status

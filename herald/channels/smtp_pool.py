@@ -4,22 +4,27 @@ Connections are checked out one thread at a time (Celery's threads pool shares t
 at most ``HERALD_SMTP_POOL_SIZE`` open at once, and kept between messages. A connection that
 fails is closed and replaced. Only a connection that fails before the message was submitted
 (a pooled one the server dropped while idle) is retried at once; one that fails during or after
-``DATA`` is a transient outcome the ledger retries later, with the same Message-ID.
+``DATA`` is a transient outcome the ledger retries later, with the same Message-ID. When the
+server offers PIPELINING (RFC 2920; Postfix, Exim, Mailpit and most relays do), the envelope
+goes in one write: two round trips a message instead of four.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import smtplib
 import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from smtplib import quoteaddr
 from typing import Any
 
 from herald.channels.base import Outcome
 from herald.core.settings import Settings
 
+_LEADING_DOT = re.compile(rb"(?m)^\.")
 _DROPPED = (smtplib.SMTPServerDisconnected, ConnectionError, TimeoutError, OSError)
 
 
@@ -48,6 +53,16 @@ class SmtpPool:
                 with self._checkout() as lease:
                     try:
                         stage = "mail"
+                        if lease.smtp.has_extn("pipelining"):
+                            refused = _pipelined(lease, sender, recipient)
+                            if refused is not None:
+                                return refused
+                            stage = "data"
+                            code, reply = _body(lease.smtp, data)
+                            if code != 250:
+                                _reset(lease)
+                                return classify(code, reply, "DATA", recipient)
+                            return Outcome.sent()
                         code, reply = lease.smtp.mail(sender)
                         if code != 250:
                             _reset(lease)
@@ -161,6 +176,38 @@ def _lost(stage: str, exc: BaseException) -> Outcome:
     where = "before the message was sent" if stage in ("connect", "mail") else ""
     where = where or "during the message; it will be sent again"
     return Outcome.transient(f"SMTP connection lost {where}: {exc or 'closed'}")
+
+
+def _pipelined(lease: _Lease, sender: str, recipient: str) -> Outcome | None:
+    """MAIL, RCPT and DATA in one write, their three replies read after (RFC 2920 PIPELINING):
+    one round trip instead of three. ``None`` once the server waits for the message; else the
+    outcome of the first refusal. Nothing of the message has left before ``None``."""
+    smtp = lease.smtp
+    smtp.send(f"MAIL FROM:{quoteaddr(sender)}\r\nRCPT TO:{quoteaddr(recipient)}\r\nDATA\r\n")
+    (mail, mail_reply), (rcpt, rcpt_reply), (data, data_reply) = (smtp.getreply() for _ in "123")
+    if data == 354 and (mail != 250 or rcpt not in (250, 251)):
+        # a server that accepts DATA after refusing the envelope gets an empty message ended
+        smtp.send(b".\r\n")
+        smtp.getreply()
+    if mail != 250:
+        _reset(lease)
+        return classify(mail, mail_reply, "MAIL FROM")
+    if rcpt not in (250, 251):
+        _reset(lease)
+        return classify(rcpt, rcpt_reply, "RCPT TO", recipient)
+    if data != 354:
+        _reset(lease)
+        return classify(data, data_reply, "DATA", recipient)
+    return None
+
+
+def _body(smtp: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:
+    """The message after ``354``, dot-stuffed and ended as ``smtplib.SMTP.data`` does it."""
+    quoted = _LEADING_DOT.sub(b"..", data)
+    if not quoted.endswith(b"\r\n"):
+        quoted += b"\r\n"
+    smtp.send(quoted + b".\r\n")
+    return smtp.getreply()
 
 
 def _reset(lease: _Lease) -> None:

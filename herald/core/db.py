@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
@@ -87,6 +88,17 @@ class Database:
         self.engine = make_engine(url, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
+    @cached_property
+    def single_statements(self) -> Engine:
+        """An engine for writes that are one statement each (tracking events): on PostgreSQL in
+        autocommit and without the pre-ping, so such a write is one round trip instead of five
+        (ping, BEGIN, statement, COMMIT, reset). Callers retry once when
+        ``DBAPIError.connection_invalidated`` says a pooled connection had gone stale. On SQLite,
+        the main engine (its transactions take the write lock up front)."""
+        if self.is_sqlite:
+            return self.engine
+        return make_engine(self.url, isolation_level="AUTOCOMMIT", pool_pre_ping=False)
+
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
@@ -106,3 +118,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if "single_statements" in self.__dict__:
+            self.single_statements.dispose()

@@ -331,7 +331,7 @@ class Settings:
             requeue_after=parse_duration(
                 "HERALD_REQUEUE_AFTER", get("REQUEUE_AFTER", "60s") or "60s"
             ),
-            flush_every=_int("HERALD_FLUSH_EVERY", get("FLUSH_EVERY", "20"), 1, 10_000),
+            flush_every=_int("HERALD_FLUSH_EVERY", get("FLUSH_EVERY", "100"), 1, 10_000),
             tick_seconds=_float("HERALD_TICK_SECONDS", get("TICK_SECONDS", "1"), 0.05),
             queue=get("QUEUE", "herald") or "herald",
             api_rate_limit=_rate_limit(

@@ -15,9 +15,11 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, redirect, request
 from markupsafe import escape
+from sqlalchemy.exc import DBAPIError
 
 from herald.campaigns import feedback
-from herald.campaigns.machine import is_machine_event
+from herald.campaigns.machine import is_machine_agent
+from herald.campaigns.track_ingest import record_tracking_event
 from herald.core import clock
 from herald.templating.tracking import read_click_link, read_delivery
 from herald.web import deps
@@ -59,26 +61,34 @@ def from_own_pages() -> bool:
 
 
 def _track(kind: str, delivery_id: int, data: dict[str, Any]) -> None:
-    """Record one open or click; a database problem never breaks the pixel or the redirect."""
+    """Record one open or click in one statement; a database problem never breaks the pixel or
+    the redirect. The admin's own pages looking at a message record nothing."""
     if from_own_pages():
         return
-    session = deps.session()
-    try:
-        ref = feedback.find_delivery(session, delivery_id)
-        if ref is None:
+    settings = deps.settings()
+    agent = request.method == "HEAD" or is_machine_agent(request.user_agent.string)
+    engine = deps.database().single_statements
+    for attempt in (1, 2):
+        try:
+            with engine.begin() as connection:
+                record_tracking_event(
+                    connection,
+                    kind,
+                    delivery_id,
+                    data,
+                    machine_agent=agent,
+                    window=settings.machine_event_window,
+                    now=clock.now(),
+                )
             return
-        machine = is_machine_event(
-            request.user_agent.string,
-            ref.sent_at,
-            clock.now(),
-            deps.settings().machine_event_window,
-            request.method,
-        )
-        feedback.record_event(session, kind, ref, data, machine=machine)
-        session.commit()
-    except Exception:
-        session.rollback()
-        log.exception("could not record %s for delivery %s", kind, delivery_id)
+        except DBAPIError as exc:
+            if exc.connection_invalidated and attempt == 1:
+                continue  # a pooled connection the database had closed: once more, afresh
+            log.exception("could not record %s for delivery %s", kind, delivery_id)
+            return
+        except Exception:
+            log.exception("could not record %s for delivery %s", kind, delivery_id)
+            return
 
 
 @blueprint.route("/t/o/<token>.gif", methods=["GET"])

@@ -1,4 +1,5 @@
-"""WSGI entry point for gunicorn: ``gunicorn 'herald.web.wsgi:app'``."""
+"""WSGI entry point for other servers: ``gunicorn 'herald.web.wsgi:app'``. ``herald web``
+serves the same app with gunicorn (``herald.web.serve``)."""
 
 from herald.web.app import create_app
 from herald.web.security import hide_gunicorn_banner

@@ -155,3 +155,32 @@ def test_the_redis_bucket_is_used_when_redis_is_configured(tmp_path, redis_key):
     assert isinstance(limiter, RedisBucket) and limiter.key == redis_key
     taken = sum(limiter.acquire(max_wait=0) for _ in range(20))
     assert taken == 5  # the burst; the rest wait
+
+
+@pytest.mark.redis
+def test_the_redis_bucket_takes_tokens_for_a_chunk_in_one_call_and_keeps_the_rate(
+    tmp_path, redis_key
+):
+    limiter = limiter_for(
+        settings(tmp_path, HERALD_EMAIL_RATE="400", HERALD_REDIS_URL=REDIS_URL),
+        "email",
+        prefix=redis_key.removesuffix("email"),
+    )
+    assert isinstance(limiter, RedisBucket) and limiter.reserve == 20
+    calls = []
+    script = limiter._script
+
+    def counted(**kwargs: Any) -> Any:
+        calls.append(kwargs)
+        return script(**kwargs)
+
+    limiter._script = counted  # type: ignore[method-assign]
+    start = time.monotonic()
+    stamps = [limiter.acquire() and time.monotonic() for _ in range(800)]
+    elapsed = time.monotonic() - start
+    assert all(stamps)
+    # the burst (400) goes at once, the rest at the rate: ~1 s for the second 400
+    assert elapsed >= 0.8
+    assert worst_excess(stamps, 400, burst=400) <= limiter.reserve
+    # far fewer round trips than tokens (one per message before)
+    assert len(calls) < 800 / 4
