@@ -91,8 +91,15 @@ def test_a_killed_worker_mid_step_loses_no_member_and_sends_each_once(pg_url, tm
     first = start_worker(env, tmp_path / "worker1.log", CONCURRENCY)
     second = None
     try:
-        tick()
-        wait_for(lambda: len(recorder.messages) >= 1000, 120, what="1000 messages before the kill")
+        def started() -> bool:
+            tick()  # a tick sent before the worker was up may have expired
+            return len(recorder.messages) >= 1000
+
+        try:
+            wait_for(started, 180, interval=1.0, what="1000 messages before the kill")
+        except AssertionError:
+            print((tmp_path / "worker1.log").read_text()[-4000:])
+            raise
         kill_hard(first)
         at_kill = len(recorder.messages)
         assert at_kill < MEMBERS, "the step finished before the kill: make it slower"

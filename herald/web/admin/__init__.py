@@ -73,6 +73,7 @@ def init_app(app: Flask) -> Admin:
     from herald.web.admin.campaigns import CampaignView
     from herald.web.admin.dashboard import DashboardView
     from herald.web.admin.imports import ImportView
+    from herald.web.admin.journeys import JourneyView
     from herald.web.admin.outbox import OutboxView
     from herald.web.admin.reports import ReportView
 
@@ -98,6 +99,7 @@ def init_app(app: Flask) -> Admin:
     admin.add_view(
         CampaignView(Campaign, session, name="Campaigns", endpoint="campaigns", url="campaigns")
     )
+    admin.add_view(JourneyView(name="Journeys", endpoint="journeys", url="journeys"))
     admin.add_view(ImportView(name="Imports", endpoint="imports", url="imports"))
     admin.add_view(ReportView(name="Reports", endpoint="reports", url="reports"))
     admin.add_view(OutboxView(name="Outbox", endpoint="outbox", url="outbox"))
