@@ -16,6 +16,7 @@ from markupsafe import escape
 
 from herald.campaigns import feedback
 from herald.core import clock
+from herald.intake import engagement
 from herald.templating.tracking import is_machine_event, read_click, read_delivery
 from herald.web import deps
 
@@ -50,7 +51,7 @@ def _track(kind: str, delivery_id: int, data: dict[str, str]) -> None:
             deps.settings().machine_event_window,
             request.method,
         )
-        feedback.record_event(session, kind, ref, data, machine=machine)
+        engagement.tracked(session, kind, ref, data, machine=machine, zone=deps.settings().timezone)
         session.commit()
     except Exception:
         session.rollback()

@@ -35,6 +35,7 @@ class SlowRecorder(SmtpRecorder):
         return await super().handle_DATA(server, session, envelope)
 
 
+@pytest.mark.timeout(900)  # two cores shared with other test sessions: 5,000 real messages
 def test_a_killed_worker_mid_step_loses_no_member_and_sends_each_once(pg_url, tmp_path):
     from zoneinfo import ZoneInfo
 
@@ -91,6 +92,7 @@ def test_a_killed_worker_mid_step_loses_no_member_and_sends_each_once(pg_url, tm
     first = start_worker(env, tmp_path / "worker1.log", CONCURRENCY)
     second = None
     try:
+
         def started() -> bool:
             tick()  # a tick sent before the worker was up may have expired
             return len(recorder.messages) >= 1000
@@ -112,9 +114,10 @@ def test_a_killed_worker_mid_step_loses_no_member_and_sends_each_once(pg_url, tm
                     select(func.count()).where(Delivery.status.in_(("pending", "sending")))
                 )
                 rows = session.scalar(select(func.count()).select_from(Delivery))
+            print(f"ledger rows {rows}, still open {open_rows}, received {len(recorder.messages)}")
             return rows == MEMBERS and open_rows == 0
 
-        wait_for(all_terminal, 300, interval=1.0, what="every delivery to reach a final state")
+        wait_for(all_terminal, 600, interval=1.0, what="every delivery to reach a final state")
         tick()  # a further tick must not write anything again
         time.sleep(2)
     finally:

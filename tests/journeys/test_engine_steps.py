@@ -13,7 +13,7 @@ from herald.audiences.models import Consent, Contact, Segment
 from herald.core import clock
 from herald.journeys.models import JourneyEntry
 from tests.journeys.support import order, run, sign_up, welcome
-from tests.journeys.test_engine import _activate, _fresh_channels, _stats, settings, sms  # noqa: F401
+from tests.journeys.test_engine import _activate, _stats
 
 
 def _message(step_id: str, subject: str, next_step: str = "exit") -> dict:  # type: ignore[type-arg]
@@ -134,3 +134,41 @@ def test_paused_edited_and_resumed_members_keep_their_place(  # type: ignore[no-
         session.execute(JourneyEntry.__table__.update().values(state="active", step="wait1"))
     answer = client.patch(path, json={"steps": kept}, headers=auth)
     assert answer.status_code == 422 and "steps.wait1" in answer.json["error"]["fields"]
+
+
+def test_an_open_moves_a_member_waiting_for_it_at_once(client, auth, db, settings, smtp_server):  # type: ignore[no-untyped-def]
+    import re
+
+    recorder, _ = smtp_server
+    body = {
+        "name": "Read it?",
+        "entry": {"event": "customer.created"},
+        "steps": [
+            _message("hello", "Hello", "read?"),
+            {
+                "id": "read?",
+                "type": "wait_for",
+                "event": "email.opened",
+                "timeout_minutes": 1440,
+                "then": "more",
+                "else": "exit",
+            },
+            _message("more", "More for readers"),
+        ],
+    }
+    _activate(client, auth, body)
+    sign_up(client, "ann")
+    run(db, settings)
+    message = email.message_from_bytes(recorder.messages[0].data)
+    html = next(p for p in message.walk() if p.get_content_type() == "text/html")
+    html = html.get_payload(decode=True).decode()
+    pixel = re.search(r"http://herald\.test(/t/o/[^\"]+\.gif)", html)
+    assert pixel is not None
+    # a privacy proxy's prefetch is a machine open: it moves no one
+    client.get(pixel.group(1), headers={"User-Agent": "Mozilla/5.0"})
+    run(db, settings)
+    assert len(recorder.messages) == 1
+    client.get(pixel.group(1), headers={"User-Agent": "Thunderbird/115"})
+    run(db, settings)
+    subjects = [email.message_from_bytes(m.data)["Subject"] for m in recorder.messages]
+    assert subjects == ["Hello", "More for readers"]
