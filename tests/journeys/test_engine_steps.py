@@ -12,6 +12,7 @@ from sqlalchemy import func, insert, select
 from herald.audiences.models import Consent, Contact, Segment
 from herald.core import clock
 from herald.journeys.models import JourneyEntry
+from tests.conftest import make_settings
 from tests.journeys.support import order, run, sign_up, welcome
 from tests.journeys.test_engine import _activate, _stats
 
@@ -172,3 +173,54 @@ def test_an_open_moves_a_member_waiting_for_it_at_once(client, auth, db, setting
     run(db, settings)
     subjects = [email.message_from_bytes(m.data)["Subject"] for m in recorder.messages]
     assert subjects == ["Hello", "More for readers"]
+
+
+def test_an_sms_step_in_quiet_hours_is_deferred_not_skipped(  # type: ignore[no-untyped-def]
+    client, auth, db, settings, sms, tmp_path, database_url
+):
+    from datetime import UTC, datetime
+
+    from herald.campaigns.models import Delivery
+    from tests.journeys.conftest import SID
+    from tests.journeys.test_engine import _at
+
+    quiet = make_settings(
+        tmp_path,
+        database_url,
+        sms_api_url=sms.url,
+        sms_account_sid=SID,
+        sms_auth_token="secret-token",
+        sms_from="+15005550006",
+        sms_quiet_hours="21:00-09:00",
+    )
+    body = {
+        "name": "Text welcome",
+        "entry": {"event": "customer.created"},
+        "steps": [
+            {
+                "id": "text",
+                "type": "message",
+                "channel": "sms",
+                "variants": [{"name": "A", "body": "Welcome!"}],
+                "next": "exit",
+            }
+        ],
+    }
+    _activate(client, auth, body)
+    sign_up(
+        client,
+        "lin",
+        phone="+8613800000002",
+        timezone="Asia/Shanghai",
+        consent={"sms": True},
+    )
+    _at(datetime(2027, 1, 5, 15, 0, tzinfo=UTC))  # 23:00 in Shanghai
+    run(db, quiet)
+    assert sms.seen == []
+    with db.session() as session:
+        row = session.scalars(select(Delivery)).one()
+        assert row.status == "pending" and row.not_before is not None
+        assert row.not_before.astimezone(UTC) == datetime(2027, 1, 6, 1, 0, tzinfo=UTC)
+    _at(datetime(2027, 1, 6, 1, 1, tzinfo=UTC))  # 09:01 in Shanghai
+    run(db, quiet)
+    assert [s.form()["Body"] for s in sms.seen] == ["Welcome!"]
