@@ -51,7 +51,11 @@ def journey_stats(
         "entered": sum(states.values()),
         "active": states.get("active", 0),
         "completed": states.get("completed", 0),
-        "exited": {str(reason): count for reason, count in exits.items()},
+        # every exit today is a goal (exit_on); by event says which
+        "exited": {
+            "goal": sum(exits.values()),
+            "by_event": {str(reason): count for reason, count in exits.items()},
+        },
         "entrants": _group(treated),
         "holdout": _group(held),
         "lift": {"conversion_rate": round(estimate, 6), "ci": [round(x, 6) for x in interval]},
