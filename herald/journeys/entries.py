@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session, aliased
 from herald.audiences import segments
 from herald.audiences.models import Contact, Event, Segment
 from herald.audiences.sqlfuncs import MonthDay
+from herald.campaigns import status as st
+from herald.campaigns.models import Delivery, Run
 from herald.core import clock
 from herald.core.db import UTCDateTime
 from herald.journeys.models import Journey
@@ -37,7 +39,16 @@ def on_event(session: Session, event: Event, zone: ZoneInfo) -> None:
     live = session.scalars(
         select(Journey).where(Journey.status.in_(("active", "paused"))).order_by(Journey.id)
     ).all()
-    for journey in live:
+    relevant = [j for j in live if _listens(j.definition, event.type)]
+    if relevant:
+        # wait for a tick moving these journeys (it holds their rows FOR UPDATE), so that the
+        # messages it wrote for this member are seen, and cancelled below if they exit
+        session.execute(
+            select(Journey.id)
+            .where(Journey.id.in_([j.id for j in relevant]))
+            .with_for_update(read=True)
+        )
+    for journey in relevant:
         mine = and_(
             E.journey_id == journey.id, E.contact_id == event.contact_id, E.state == "active"
         )
@@ -49,6 +60,7 @@ def on_event(session: Session, event: Event, zone: ZoneInfo) -> None:
                 .values(state="exited", exit_reason=event.type, wake_at=None, finished_at=now)
                 .execution_options(synchronize_session=False)
             )
+            cancel_waiting_messages(session, journey, event.contact_id, event.type)
         if journey.status != "active":
             continue
         steps = {s["id"]: s for s in definition["steps"]}
@@ -58,6 +70,30 @@ def on_event(session: Session, event: Event, zone: ZoneInfo) -> None:
                 move(session, journey.id, steps, where, step["id"], step["then"], now, "event")
         if definition["entry"].get("event") == event.type:
             enter(session, journey, event.contact_id, now, zone, data=event.data)
+
+
+def _listens(definition: dict[str, Any], kind: str) -> bool:
+    """Whether events of ``kind`` matter to this journey (goal, wait_for, entry)."""
+    if kind in definition.get("exit_on", []) or definition["entry"].get("event") == kind:
+        return True
+    return any(s["type"] == "wait_for" and s["event"] == kind for s in definition["steps"])
+
+
+def cancel_waiting_messages(session: Session, journey: Journey, contact_id: int, kind: str) -> int:
+    """A member who reached the goal gets none of the journey's messages still queued."""
+    campaigns = list((journey.step_campaigns or {}).values())
+    if not campaigns:
+        return 0
+    return session.execute(
+        update(Delivery)
+        .where(
+            Delivery.contact_id == contact_id,
+            Delivery.status == st.PENDING,
+            Delivery.run_id.in_(select(Run.id).where(Run.campaign_id.in_(campaigns))),
+        )
+        .values(status=st.CANCELLED, reason=f"cancelled: {kind} reached the journey's goal")
+        .execution_options(synchronize_session=False)
+    ).rowcount
 
 
 def enter(

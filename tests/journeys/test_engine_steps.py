@@ -224,3 +224,30 @@ def test_an_sms_step_in_quiet_hours_is_deferred_not_skipped(  # type: ignore[no-
     _at(datetime(2027, 1, 6, 1, 1, tzinfo=UTC))  # 09:01 in Shanghai
     run(db, quiet)
     assert [s.form()["Body"] for s in sms.seen] == ["Welcome!"]
+
+
+def test_a_goal_reached_cancels_the_members_queued_message(  # type: ignore[no-untyped-def]
+    client, auth, db, settings, smtp_server
+):
+    from herald.campaigns.models import Delivery
+    from herald.journeys import engine
+    from tests.helpers import drain
+    from tests.journeys.support import cart
+
+    recorder, _ = smtp_server
+    body = {
+        "name": "Cart now",
+        "entry": {"event": "cart.abandoned"},
+        "exit_on": ["order.placed"],
+        "steps": [_message("remind", "Your cart")],
+    }
+    _activate(client, auth, body)
+    sign_up(client, "ann")
+    cart(client, "ann")
+    engine.tick(db, settings)  # the reminder is in the ledger, not yet sent
+    order(client, "ann")
+    drain(db, settings)
+    assert recorder.messages == []
+    with db.session() as session:
+        row = session.scalars(select(Delivery)).one()
+        assert row.status == "cancelled" and "order.placed" in (row.reason or "")
