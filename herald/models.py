@@ -16,6 +16,7 @@ from herald.campaigns.models import Batch, Campaign, Delivery, Run, Trigger, Var
 from herald.campaigns.posts import RunPost
 from herald.core.accounts import ApiToken, User
 from herald.core.db import Base
+from herald.journeys.models import Journey, JourneyEntry, JourneyVisit
 from herald.reports.models import ReportSent
 
 __all__ = [
@@ -30,6 +31,9 @@ __all__ = [
     "Delivery",
     "Event",
     "ImportJob",
+    "Journey",
+    "JourneyEntry",
+    "JourneyVisit",
     "ListMember",
     "ReportSent",
     "Run",

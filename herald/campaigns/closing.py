@@ -48,7 +48,8 @@ def finish_run_if_done(session: Session, run_id: int, settings: Settings, now: d
     ).rowcount
     if closed != 1:
         return False
-    if campaign.status == "sending":
+    # a journey step's campaign keeps sending: each busy tick gives it a run of its own
+    if campaign.status == "sending" and campaign.schedule.get("type") != "journey":
         upcoming = None
         if campaign.schedule.get("type") == "recurring":
             upcoming = schedules.next_due(campaign.schedule, now, settings.timezone)

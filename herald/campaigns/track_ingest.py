@@ -42,8 +42,9 @@ def record_tracking_event(
     machine_agent: bool,
     window: timedelta,
     now: datetime,
-) -> bool:
-    """Insert one ``kind`` event for ``delivery_id``; ``False`` when no such delivery exists.
+) -> tuple[int, bool] | None:
+    """Insert one ``kind`` event for ``delivery_id``; returns its id and whether it counts as a
+    machine event, or ``None`` when no such delivery exists.
     ``machine_agent`` is the caller's verdict on the request alone (a proxy or scanner agent, a
     ``HEAD``); the time window is checked against the delivery here. The caller commits."""
     deliveries, runs, events = Delivery.__table__, Run.__table__, Event.__table__
@@ -72,4 +73,5 @@ def record_tracking_event(
         rows,
     )
     # RETURNING, not rowcount: psycopg reports -1 for some INSERT … SELECT statements
-    return connection.execute(statement.returning(events.c.id)).first() is not None
+    row = connection.execute(statement.returning(events.c.id, events.c.machine)).first()
+    return None if row is None else (int(row[0]), bool(row[1]))

@@ -19,8 +19,8 @@ from sqlalchemy.exc import DBAPIError
 
 from herald.campaigns import feedback
 from herald.campaigns.machine import is_machine_agent
-from herald.campaigns.track_ingest import record_tracking_event
 from herald.core import clock
+from herald.intake import engagement
 from herald.templating.tracking import read_click_link, read_delivery
 from herald.web import deps
 
@@ -67,11 +67,14 @@ def _track(kind: str, delivery_id: int, data: dict[str, Any]) -> None:
         return
     settings = deps.settings()
     agent = request.method == "HEAD" or is_machine_agent(request.user_agent.string)
-    engine = deps.database().single_statements
+    # a proxy's or scanner's fetch moves no journey: one autocommit statement records it; a
+    # person's may, so it is recorded and handed to journeys in one transaction
+    database = deps.database()
+    engine = database.single_statements if agent else database.engine
     for attempt in (1, 2):
         try:
             with engine.begin() as connection:
-                record_tracking_event(
+                engagement.tracked(
                     connection,
                     kind,
                     delivery_id,
@@ -79,6 +82,7 @@ def _track(kind: str, delivery_id: int, data: dict[str, Any]) -> None:
                     machine_agent=agent,
                     window=settings.machine_event_window,
                     now=clock.now(),
+                    zone=settings.timezone,
                 )
             return
         except DBAPIError as exc:

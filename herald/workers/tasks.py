@@ -6,6 +6,7 @@ import logging
 
 from herald.audiences import importing
 from herald.campaigns import coupons, dispatch, posts
+from herald.journeys import engine as journeys
 from herald.reports.mail import send_weekly_once
 from herald.workers import context
 from herald.workers.celery_app import celery
@@ -17,7 +18,9 @@ TICK_EXPIRES = 10  # seconds; a tick nobody picked up by then is dropped, the ne
 
 @celery.task(name="herald.tick", ignore_result=True)
 def tick() -> dict[str, int]:
-    """Start due runs, end A/B tests, and re-enqueue batches whose wake-up was lost."""
+    """Move journeys' due members on, start due runs, end A/B tests, and enqueue batches
+    (also those the journeys just wrote) and those whose wake-up was lost."""
+    journeys.tick(context.database(), context.settings())
     batch_ids = dispatch.tick(context.database(), context.settings())
     # enqueue after commit: the batch rows exist before any worker looks for them
     for batch_id in batch_ids:

@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from herald.campaigns.machine import is_machine_event
 from sqlalchemy import select, text, update
 
 from herald.audiences.models import Event
+from herald.campaigns.machine import is_machine_event
 from herald.campaigns.models import Delivery
 from herald.campaigns.track_ingest import record_tracking_event
 from herald.core import clock

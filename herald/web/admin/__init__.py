@@ -77,6 +77,7 @@ def init_app(app: Flask) -> Admin:
     from herald.web.admin.campaigns import CampaignView
     from herald.web.admin.dashboard import DashboardView
     from herald.web.admin.imports import ImportView
+    from herald.web.admin.journeys import JourneyView
     from herald.web.admin.outbox import OutboxView
     from herald.web.admin.reports import ReportView
     from herald.web.admin.workspace import add_workspace_views
@@ -107,6 +108,7 @@ def init_app(app: Flask) -> Admin:
     admin.add_view(BuilderView(name="New campaign", endpoint="builder", url="build"))
     admin.add_view(CalendarView(name="Calendar", endpoint="calendar", url="calendar"))
     add_workspace_views(app, admin)
+    admin.add_view(JourneyView(name="Journeys", endpoint="journeys", url="journeys"))
     admin.add_view(ImportView(name="Imports", endpoint="imports", url="imports"))
     admin.add_view(ReportView(name="Reports", endpoint="reports", url="reports"))
     admin.add_view(OutboxView(name="Outbox", endpoint="outbox", url="outbox"))

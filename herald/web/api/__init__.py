@@ -158,6 +158,7 @@ def _http_error(exc: HTTPException) -> tuple[Response, int]:
 from herald.web.api import (  # noqa: E402, F401
     campaigns,
     contacts,
+    journeys,
     lists,
     openapi,
     reports,

@@ -34,7 +34,13 @@ def receive() -> Any:
             return jsonify(status="duplicate", webhook_id=webhook_id), 200
         kind, data = shop.check(common.parse(body))
         inbox = common.record(session, SOURCE, webhook_id, kind, common.parse(body))
-        event = shop.receive(session, kind, data, region=deps.settings().default_phone_region)
+        event = shop.receive(
+            session,
+            kind,
+            data,
+            region=deps.settings().default_phone_region,
+            zone=deps.settings().timezone,
+        )
         inbox.processed_at, inbox.event_id = clock.now(), event.id
         session.commit()
     except common.Refused as refused:
