@@ -5,10 +5,14 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, g, jsonify, request
+from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
 from herald.core.db import Database
 from herald.core.settings import Settings
+from herald.web import admin, security, tracking, webhooks
+from herald.web.api import blueprint as api_blueprint
+from herald.web.api import limits as api_limits
 
 JSON_PREFIXES = ("/api/v1/", "/webhooks/")
 
@@ -25,8 +29,6 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
     app.extensions["herald.settings"] = settings
     app.extensions["herald.db"] = db or Database(settings.database_url)
-    from herald.web import security
-
     security.init_app(app)
 
     @app.teardown_appcontext
@@ -39,8 +41,6 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     @app.get("/healthz")
     def healthz():  # type: ignore[no-untyped-def]
-        from sqlalchemy import text
-
         with app.extensions["herald.db"].session() as session:
             session.execute(text("SELECT 1"))
         return jsonify(status="ok")
@@ -59,25 +59,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         response.mimetype = "application/json"
         return response
 
-    from herald.web.api import blueprint as api_blueprint
-    from herald.web.api import limits as api_limits
-
     api_limits.init_app(app)  # before the blueprint is registered, so its routes are limited
     app.register_blueprint(api_blueprint)
-    _register_optional(app)
+    tracking.init_app(app)
+    webhooks.init_app(app)
+    admin.init_app(app)
     logging.getLogger(__name__).debug("app ready")
     return app
-
-
-def _register_optional(app: Flask) -> None:
-    """Areas that live in their own modules: each exposes ``init_app``."""
-    import importlib
-
-    for name in ("herald.web.tracking", "herald.web.webhooks", "herald.web.admin"):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.init_app(app)

@@ -159,22 +159,6 @@ def unsubscribe(token: str) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Register tracking links, and the email events webhook when no webhooks package does.
-    (The email settings are checked by ``Settings.from_env``, at every process's start.)"""
+    """Register the tracking links (the email settings are checked by ``Settings.from_env``, at
+    every process's start)."""
     app.register_blueprint(blueprint)
-    from herald.web import email_events
-
-    if not _webhooks_registers(email_events.blueprint):
-        app.register_blueprint(email_events.blueprint)
-
-
-def _webhooks_registers(target: Blueprint) -> bool:
-    """True when the webhooks package lists ``target`` among the blueprints it registers."""
-    try:
-        import herald.web.webhooks as webhooks
-    except ModuleNotFoundError:
-        return False
-    return any(
-        isinstance(value, list | tuple) and any(item is target for item in value)
-        for value in vars(webhooks).values()
-    )

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from herald.audiences.models import Event, Suppression
 from herald.campaigns.models import Delivery
 from herald.channels.dsn import Report, parse_dsn
-from herald.web.email_events import sign
+from herald.web.webhooks.email import sign
 from tests.conftest import make_settings
 from tests.helpers import drain
 
@@ -248,7 +248,7 @@ def test_the_cli_feeds_dsn_files(
 
 
 def test_too_many_events_are_refused_whole_never_cut_short(app, client, db):
-    from herald.web.email_events import MAX_EVENTS
+    from herald.web.webhooks.email import MAX_EVENTS
 
     app.extensions["herald.settings"].extra["HERALD_EMAIL_EVENTS_SECRET"] = SECRET
     event = {"type": "complaint", "email": "someone@example.com"}

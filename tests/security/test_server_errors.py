@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from herald.audiences.models import Contact, Segment, WebhookInbox
 from herald.core.accounts import create_token
-from herald.web.email_events import sign
+from herald.web.webhooks.email import sign
 from tests.conftest import make_settings
 from tests.web.test_admin import csrf_token, login, users  # noqa: F401  (fixture)
 

@@ -16,8 +16,22 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 
+from herald.audiences.models import Contact, Segment
+from herald.campaigns.models import Campaign
+from herald.core.accounts import ApiToken, User
 from herald.web import deps
+from herald.web.admin.accounts import TokenView, UserView
+from herald.web.admin.audiences import ContactView, SegmentView
 from herald.web.admin.auth import can_write, init_auth, is_admin
+from herald.web.admin.builder import BuilderView
+from herald.web.admin.calendar import CalendarView
+from herald.web.admin.campaigns import CampaignView
+from herald.web.admin.dashboard import DashboardView
+from herald.web.admin.imports import ImportView
+from herald.web.admin.journeys import JourneyView
+from herald.web.admin.outbox import OutboxView
+from herald.web.admin.reports import ReportView
+from herald.web.admin.workspace import add_workspace_views
 from herald.web.security import csp_nonce
 
 ADMIN_PREFIX = "/admin"
@@ -67,21 +81,6 @@ def _csrf(app: Flask) -> CSRFProtect:
 
 def init_app(app: Flask) -> Admin:
     """Register login, CSRF, the rate limiter and every admin view on ``app``."""
-    from herald.audiences.models import Contact, Segment
-    from herald.campaigns.models import Campaign
-    from herald.core.accounts import ApiToken, User
-    from herald.web.admin.accounts import TokenView, UserView
-    from herald.web.admin.audiences import ContactView, SegmentView
-    from herald.web.admin.builder import BuilderView
-    from herald.web.admin.calendar import CalendarView
-    from herald.web.admin.campaigns import CampaignView
-    from herald.web.admin.dashboard import DashboardView
-    from herald.web.admin.imports import ImportView
-    from herald.web.admin.journeys import JourneyView
-    from herald.web.admin.outbox import OutboxView
-    from herald.web.admin.reports import ReportView
-    from herald.web.admin.workspace import add_workspace_views
-
     _csrf(app)
     limiter = _limiter(app)
     app.extensions["herald.limiter"] = limiter

@@ -15,9 +15,12 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from herald.audiences.models import Contact, Segment
 from herald.campaigns import service
+from herald.campaigns.dispatch import audience, contact_context
 from herald.campaigns.models import Campaign, Delivery, Run, Variant
 from herald.campaigns.status import ACTIONS
+from herald.channels.sms import segments
 from herald.core.errors import Conflict, HeraldError, ValidationError
+from herald.templating import render
 from herald.web import deps
 from herald.web.admin import outcomes
 from herald.web.admin.audiences import HeraldModelView
@@ -346,10 +349,6 @@ def _sms_preview(session: Any, campaign: Campaign) -> dict[str, Any] | None:
     with the first member of the audience (names and links change the length)."""
     if campaign.channel != "sms" or not campaign.variants:
         return None
-    from herald.campaigns.dispatch import audience, contact_context
-    from herald.channels.sms import segments
-    from herald.templating import render
-
     body = str(campaign.variants[0].content.get("body", ""))
     encoding, count = segments(body)
     preview: dict[str, Any] = {"body": body, "encoding": encoding, "segments": count}

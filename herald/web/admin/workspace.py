@@ -6,16 +6,16 @@ from __future__ import annotations
 from flask import Flask
 from flask_admin import Admin
 
+from herald.web.admin import errors, outcomes
+from herald.web.admin.lists import ListView, SuppressionView
+from herald.web.admin.members import MemberView
+from herald.web.admin.results import ResultsView
+from herald.web.admin.triggers import TriggerView
+
 
 def add_workspace_views(app: Flask, admin: Admin) -> None:
     """Add the views after Campaigns in the menu (Triggers, Lists, Suppressions; results and
     member pages are reached from campaigns and contacts)."""
-    from herald.web.admin import errors, outcomes
-    from herald.web.admin.lists import ListView, SuppressionView
-    from herald.web.admin.members import MemberView
-    from herald.web.admin.results import ResultsView
-    from herald.web.admin.triggers import TriggerView
-
     admin.add_view(TriggerView(name="Triggers", endpoint="triggers", url="triggers"))
     admin.add_view(ListView(name="Lists", endpoint="lists", url="lists"))
     admin.add_view(

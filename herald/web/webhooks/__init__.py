@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from herald.web import email_events
-from herald.web.webhooks import shop, sms
+from herald.web.webhooks import email, shop, sms
 
-BLUEPRINTS: list[Blueprint] = [shop.bp, sms.bp, email_events.blueprint]
+BLUEPRINTS: list[Blueprint] = [shop.bp, sms.bp, email.blueprint]
 
 
 def init_app(app: Flask) -> None:

@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from herald.campaigns import feedback
 from herald.channels.dsn import NotAReport, parse_dsn
 from herald.web import deps
+from herald.web.webhooks import common
 
 blueprint = Blueprint("email_events", __name__)
 
@@ -56,8 +57,6 @@ def _without_nul(report: dict[str, Any]) -> dict[str, Any]:
 
 def _reports(body: bytes) -> list[dict[str, Any]] | tuple[Any, ...]:
     """The body as report dicts, or an error response."""
-    from herald.web.webhooks import common
-
     mimetype = (request.mimetype or "").lower()
     if mimetype in ("message/rfc822", "multipart/report"):
         try:
@@ -110,8 +109,6 @@ def _reports(body: bytes) -> list[dict[str, Any]] | tuple[Any, ...]:
 def email_events() -> Any:
     """Bounces and complaints, as JSON events or a raw DSN."""
     # imported here: the webhooks package imports this module to list its blueprint
-    from herald.web.webhooks import common
-
     secret = events_secret()
     body = request.get_data(cache=True)
     if not secret:
