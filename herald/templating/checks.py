@@ -20,9 +20,10 @@ from herald.templating.problems import TemplateProblem
 from herald.templating.track_links import LinkTracker
 
 # what a template may name: the message context, plus names other senders add (promotions,
-# journeys) and the sandbox's own helpers
+# journeys), the editor's product-grid block (``products``: no recommendations feed it yet, so
+# its loop renders nothing) and the sandbox's own helpers
 KNOWN_NAMES = frozenset(
-    {*templates.TEMPLATE_NAMES, "promotion", "now", "benefit", "step", "journey"}
+    {*templates.TEMPLATE_NAMES, "promotion", "now", "benefit", "step", "journey", "products"}
 )
 # contact fields (contract section 4, 15 and 16, and what senders add)
 CONTACT_FIELDS = frozenset(

@@ -19,8 +19,14 @@ PUBLIC_ADMIN = {"herald_auth.login", "herald_auth.logout", "admin.static"}
 ADMIN_ONLY_PREFIXES = ("/admin/users/", "/admin/tokens/")
 # Flask-Admin view functions that show a form for a change (read-only roles get 403 on GET too)
 WRITE_FORMS = {"create_view", "edit_view"}
-# POSTs that read only: the segment builder's live count (viewers may preview, as in the API)
-READ_POSTS = {"segments.preview_view"}
+# POSTs that read only (viewers may preview, as in the API): the segment builder's live count,
+# the campaign builder's preview and schedule occurrences, the journey builder's graph check
+READ_POSTS = {
+    "segments.preview_view",
+    "builder.preview_view",
+    "builder.schedule_view",
+    "journeys.check",
+}
 SAMPLE_ARGS = {"export_type": "csv", "filename": "1700000000-1.eml", "action": "pause"}
 
 

@@ -13,6 +13,7 @@ import socket
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -110,6 +111,20 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+def wait_js(page: Any, expression: str, arg: Any = None, timeout: float = 30_000) -> Any:
+    """Poll a JavaScript expression (or a function of ``arg``) until it is truthy. Not
+    ``page.wait_for_function``: that evaluates with ``eval`` inside the page, which the admin's
+    Content-Security-Policy refuses; ``page.evaluate`` goes through the DevTools protocol."""
+    deadline = time.monotonic() + timeout / 1000
+    while True:
+        value = page.evaluate(expression, arg)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout / 1000:g}s waiting for {expression}")
+        page.wait_for_timeout(100)
 
 
 def log_in(page: Any, base_url: str, email: str, password: str) -> None:
@@ -296,14 +311,16 @@ def _workspace_shots(
         ab_id = ab.id
     page.goto(f"{base}/admin/build/{ab_id}/")
     page.wait_for_selector("#gjs .gjs-block", timeout=30_000)
-    page.wait_for_function(
+    wait_js(
+        page,
         "document.getElementById('preview-frame').srcdoc.includes('Double 11 starts early')",
         timeout=15_000,
     )
     page.click("#save-draft")
     try:
-        page.wait_for_function(
-            "document.getElementById('review-sentence').textContent.includes('members by email')"
+        wait_js(
+            page,
+            "document.getElementById('review-sentence').textContent.includes('members by email')",
         )
     except Exception:
         problems = page.eval_on_selector_all(

@@ -58,7 +58,8 @@ def test_an_all_failed_campaign_is_red_and_says_why_on_the_list_and_the_page(
     client, db, users, auth, tmp_path, database_url, smtp_server
 ):
     recorder, port = smtp_server
-    settings = make_settings(tmp_path, database_url, smtp_port=str(port))
+    # chunks of one, so the all-failed chunk does not pause the campaign first (autopause)
+    settings = make_settings(tmp_path, database_url, smtp_port=str(port), flush_every="1")
     for n in range(3):
         _member(db, n)
         recorder.refuse[f"w{n}@example.com"] = "550 5.1.1 no such mailbox"

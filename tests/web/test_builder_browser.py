@@ -29,6 +29,7 @@ from tests.web.screenshots import (
     live_server,
     log_in,
     sending,
+    wait_js,
 )
 
 pytestmark = [
@@ -108,7 +109,8 @@ def marketer(app: Any) -> Iterator[tuple[Any, str]]:
 def wait_preview(page: Any, selector: str, text: str) -> None:
     """Wait until ``selector`` shows ``text``; on a timeout, say what it showed instead."""
     try:
-        page.wait_for_function(
+        wait_js(
+            page,
             "([s, t]) => (document.querySelector(s).textContent || '').includes(t)",
             arg=[selector, text],
             timeout=15_000,
@@ -150,7 +152,7 @@ def test_ab_email_with_the_visual_editor_preview_test_send_and_send(
         page.goto(f"{base}/admin/build/")
         page.fill("#b-name", "Double 11 early access")
         page.select_option("#b-audience", str(shop))
-        page.wait_for_function("document.getElementById('audience-count').textContent === '6'")
+        wait_js(page, "document.getElementById('audience-count').textContent === '6'")
         page.wait_for_selector("#gjs .gjs-block", timeout=20_000)
         labels = page.locator("#gjs .gjs-block").all_inner_texts()
         for label in ("Text", "Image", "Button", "Product grid", "Coupon", "Divider"):
@@ -161,9 +163,7 @@ def test_ab_email_with_the_visual_editor_preview_test_send_and_send(
         # the preview renders variant A for the first member, in a sandboxed iframe
         page.select_option("#preview-contact", member_id(db, "member0@example.com"))
         wait_preview(page, "#preview-subject", "Hi Mei0")
-        page.wait_for_function(
-            "document.getElementById('preview-frame').srcdoc.includes('Hi Mei0, write')"
-        )
+        wait_js(page, "document.getElementById('preview-frame').srcdoc.includes('Hi Mei0, write')")
         assert page.get_attribute("#preview-frame", "sandbox") == ""
         page.click("#width-mobile")
         assert page.eval_on_selector("#preview-frame", "e => e.offsetWidth") <= 375
@@ -224,7 +224,8 @@ def test_ab_email_with_the_visual_editor_preview_test_send_and_send(
         assert "6 members" in page.inner_text("#confirm-text")
         page.click("#confirm-send")
         page.wait_for_url(re.compile(r".*/admin/campaigns/\d+/$"))
-        page.wait_for_function(
+        wait_js(
+            page,
             "['testing', 'sending', 'sent'].includes("
             "document.getElementById('campaign-status').textContent)",
             timeout=20_000,
@@ -320,9 +321,10 @@ def test_sms_once_social_recurring_member_day_local_time_on_the_calendar(app, db
         page.fill("#rec-time", "10:00")
         page.select_option("#rec-zone", "Asia/Shanghai")
         wait_preview(page, "#rec-sentence", "every month on the 8th at 10:00 Asia/Shanghai")
-        page.wait_for_function(
+        wait_js(
+            page,
             "[...document.querySelectorAll('#next-times li')]"
-            ".filter(li => li.textContent.endsWith('-08 02:00')).length === 5"
+            ".filter(li => li.textContent.endsWith('-08 02:00')).length === 5",
         )  # 10:00 in Shanghai is 02:00 in the shop's zone (UTC here)
         post_id = save(page, "one post as a social post")
         page.click("#send-campaign")

@@ -15,7 +15,7 @@ from herald.journeys import engine, entries
 from herald.journeys.models import Journey
 from tests.conftest import make_settings
 from tests.journeys.support import welcome
-from tests.web.screenshots import CHROMIUM, VIEWPORT, chromium, live_server, log_in
+from tests.web.screenshots import CHROMIUM, VIEWPORT, chromium, live_server, log_in, wait_js
 
 pytestmark = [
     pytest.mark.browser,
@@ -45,9 +45,7 @@ def test_a_marketer_builds_a_journey_sees_the_step_named_and_watches_counts(  # 
         # the example journey is drawn as a diagram
         assert page.locator("#journey-diagram svg g.node").count() == 6  # five steps and exit
         page.fill("#definition", json.dumps(broken, indent=2))
-        page.wait_for_function(
-            "document.getElementById('definition-error').textContent.includes('nowhere')"
-        )
+        wait_js(page, "document.getElementById('definition-error').textContent.includes('nowhere')")
         assert page.inner_text("#definition-error") == (
             "steps.offer: step 'offer': leads to unknown step 'nowhere'"
         )
@@ -56,9 +54,7 @@ def test_a_marketer_builds_a_journey_sees_the_step_named_and_watches_counts(  # 
         assert page.locator(".step-card.border-danger").get_attribute("data-step") == "offer"
 
         page.fill("#definition", json.dumps(welcome(), indent=2))
-        page.wait_for_function(
-            "document.querySelectorAll('#journey-diagram svg g.node').length === 6"
-        )
+        wait_js(page, "document.querySelectorAll('#journey-diagram svg g.node').length === 6")
         assert page.inner_text("#definition-error") == ""
         page.click("#save-journey")
         page.wait_for_url(re.compile(r".*/admin/journeys/\d+/$"))

@@ -28,7 +28,15 @@ from herald.core.accounts import create_user
 from herald.core.settings import Settings
 from tests.conftest import make_settings
 from tests.helpers import drain
-from tests.web.screenshots import CHROMIUM, VIEWPORT, chromium, live_server, log_in, sending
+from tests.web.screenshots import (
+    CHROMIUM,
+    VIEWPORT,
+    chromium,
+    live_server,
+    log_in,
+    sending,
+    wait_js,
+)
 
 pytestmark = [
     pytest.mark.browser,
@@ -168,8 +176,10 @@ def test_a_marketer_reads_a_sent_campaigns_results_and_a_clickers_timeline(
         log_in(page, base, "marketer@example.com", PASSWORD)
         page.goto(f"{base}/admin/campaigns/{campaign_id}/")
         page.click("#action-send-now")
-        page.wait_for_function(
-            "document.getElementById('campaign-status').textContent === 'sent'", timeout=30_000
+        wait_js(
+            page,
+            "document.getElementById('campaign-status').textContent === 'sent'",
+            timeout=30_000,
         )
         assert "bg-success" in page.get_attribute("#progress-bar", "class")
 
@@ -271,8 +281,8 @@ def test_a_trigger_made_in_the_admin_fires_from_a_signed_shop_webhook(
         assert parsed["Subject"] == "Gold5, your cart is waiting"
 
         page.reload()
-        page.wait_for_function(
-            "document.querySelector('[data-stat=sent]').textContent === '1'", timeout=10_000
+        wait_js(
+            page, "document.querySelector('[data-stat=sent]').textContent === '1'", timeout=10_000
         )
         assert page.inner_text("[data-stat=recipients]") == "1"
         page.goto(f"{base}/admin/triggers/")
@@ -370,7 +380,8 @@ def test_every_admin_page_answers_every_role_without_errors(app, db, settings, p
                     assert page.locator("nav.navbar").count() >= 1
             # the weekly report's frame grows to its content: no chart or table is clipped
             page.goto(base + "/admin/reports/?week=2026-W47")
-            page.wait_for_function(
+            wait_js(
+                page,
                 "(() => { const f = document.querySelector('iframe[data-fit-content]');"
                 " const d = f.contentDocument; return d && d.readyState === 'complete'"
                 " && f.clientHeight >= d.documentElement.scrollHeight; })()",

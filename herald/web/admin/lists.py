@@ -55,12 +55,13 @@ class ListView(Protected, BaseView):
     @expose("/<int:list_id>/", methods=("GET", "POST"))
     def list_view(self, list_id: int) -> Any:
         """One list's members, paged; a writer adds members by email or id."""
+        if request.method == "POST":
+            require_write()  # a read-only role learns nothing, not even whether the list exists
         session = deps.session()
         found = session.get(ContactList, list_id)
         if found is None:
             abort(404, description=f"there is no list #{list_id}")
         if request.method == "POST":
-            require_write()
             words = [w for w in _SPLIT.split(request.form.get("members") or "") if w]
             ids = [int(w) for w in words if w.isdigit()]
             emails = [w for w in words if not w.isdigit()]

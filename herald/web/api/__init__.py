@@ -38,6 +38,8 @@ class Operation:
     parameters: list[dict[str, Any]] = field(default_factory=list)
     # other success answers, e.g. 200 when an upsert updated instead of creating
     also: dict[int, str] = field(default_factory=dict)
+    # success bodies other than JSON, by media type (e.g. the weekly report as CSV or PDF)
+    media: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 OPERATIONS: list[Operation] = []
@@ -62,6 +64,7 @@ def operation(
     public: bool = False,
     parameters: list[dict[str, Any]] | None = None,
     also: dict[int, str] | None = None,
+    media: dict[str, dict[str, Any]] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a route and its OpenAPI description in one place. ``write`` endpoints need the
     admin or marketer role; ``public`` ones need no token."""
@@ -76,6 +79,7 @@ def operation(
         public,
         parameters or [],
         also or {},
+        media or {},
     )
     OPERATIONS.append(op)
     flask_path = path.replace("{", "<int:").replace("}", ">")

@@ -13,7 +13,11 @@ def _success(op: Any, text: str) -> dict[str, Any]:
     if op.status == 204:
         return {"description": text}
     schema = op.response or {"type": "object"}
-    return {"description": text, "content": {"application/json": {"schema": schema}}}
+    content: dict[str, Any] = (
+        {} if op.media and op.response is None else {"application/json": {"schema": schema}}
+    )
+    content.update({kind: {"schema": body} for kind, body in op.media.items()})
+    return {"description": text, "content": content}
 
 
 def document() -> dict[str, Any]:

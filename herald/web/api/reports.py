@@ -30,6 +30,8 @@ WEEK = [
         "schema": {"type": "string", "enum": ["json", "csv", "pdf"]},
     },
 ]
+CSV = {"type": "string", "description": "the report as CSV, one row per campaign"}
+PDF = {"type": "string", "format": "binary", "description": "the report as a PDF"}
 CHANGE = {"type": ["object", "null"], "additionalProperties": {"type": "object"}}
 WEEKLY_REPORT = {
     "type": "object",
@@ -80,6 +82,7 @@ WEEKLY_REPORT = {
     "The weekly report: per campaign and trigger metrics with changes, A/B outcomes, top links",
     response_schema=WEEKLY_REPORT,
     parameters=WEEK,
+    media={"text/csv": CSV, "application/pdf": PDF},
 )
 def weekly_report() -> Any:
     settings = deps.settings()
@@ -105,6 +108,7 @@ def weekly_report() -> Any:
     "/reports/weekly.pdf",
     "The weekly report as a PDF: the same HTML the email carries, with its charts",
     parameters=WEEK,
+    media={"application/pdf": PDF},
 )
 def weekly_report_pdf() -> Any:
     settings = deps.settings()
