@@ -24,7 +24,6 @@ from herald.core.errors import NotFound, ValidationError
 from herald.core.settings import Settings
 from herald.templating import render as templates
 from herald.templating.problems import TemplateProblem
-from herald.templating.tracking import read_click
 
 _TEXT = ParserConfig(display_links=True)
 MAX_ADDRESS = 320
@@ -232,20 +231,3 @@ def _send_sms(settings: Settings, body: str, to: str) -> Outcome:
         return channel.send(OutgoingSms(to=number or "", body=body))
     finally:
         channel.close()
-
-
-def untracked(html: str, public_url: str, secret: str) -> str:
-    """A sent message's HTML made safe to look at in the admin: the open pixel is removed and
-    tracked links point straight at their targets, so viewing never counts as an open or a
-    click."""
-    import re
-    from html import escape
-
-    base = re.escape(public_url.rstrip("/"))
-    html = re.sub(rf"<img\b[^>]*{base}/t/o/[^>]*>", "", html, flags=re.I)
-
-    def target(match: re.Match[str]) -> str:
-        found = read_click(secret, match.group(1))
-        return escape(found[1], quote=True) if found is not None else "#"
-
-    return re.sub(rf"{base}/t/c/([A-Za-z0-9._\-]+)", target, html)
