@@ -32,11 +32,9 @@ UNSUBSCRIBE_PLACEHOLDER = "#unsubscribe"
 
 
 def contact_context(contact: Contact | None) -> dict[str, Any]:
-    """What templates see as ``contact``; an empty mapping renders every field empty."""
-    if contact is None:
-        return {}
-    # a field the member lacks renders empty, never as "None" (contract section 12)
-    return {key: value for key, value in full(contact).items() if value is not None}
+    """What templates see as ``contact``; an empty mapping renders every field empty (a field
+    the member lacks renders empty too: :func:`herald.templating.render.member_view`)."""
+    return {} if contact is None else full(contact)
 
 
 def _variant(campaign: Campaign, name: str | None) -> tuple[int, Variant]:
