@@ -115,11 +115,9 @@ class MemberDaySender:
         benefit = message.prepared.benefits.get(str(member.get("tier")))
         if benefit is None:
             return Outcome.permanent("tier not eligible")
-        s = self.settings
-        if not (s.shop_api_url and s.shop_api_secret):
-            return Outcome.permanent(
-                "the shop API is not configured (HERALD_SHOP_API_URL, HERALD_SHOP_API_SECRET)"
-            )
+        refused = self.channel.unconfigured()  # before a coupon is issued for nothing
+        if refused is not None:
+            return refused
         valid_from = run.started_at
         valid_until = valid_from + timedelta(days=int(benefit.get("valid_days", 1)))
         offer: dict[str, Any] = {"type": benefit["type"], "code": None}

@@ -79,12 +79,19 @@ class MemberDayChannel(http.HttpClient):
         }
         return BenefitPost(f"herald-md-{prepared.run_id}-{recipient.delivery_id}", payload)
 
+    def unconfigured(self) -> Outcome | None:
+        """The permanent failure of every send while the shop API is not configured."""
+        if self.settings.shop_api_url and self.settings.shop_api_secret:
+            return None
+        return Outcome.permanent(
+            "the shop API is not configured (HERALD_SHOP_API_URL, HERALD_SHOP_API_SECRET)"
+        )
+
     def send(self, message: BenefitPost) -> Outcome:
+        refused = self.unconfigured()
+        if refused is not None:
+            return refused
         s = self.settings
-        if not (s.shop_api_url and s.shop_api_secret):
-            return Outcome.permanent(
-                "the shop API is not configured (HERALD_SHOP_API_URL, HERALD_SHOP_API_SECRET)"
-            )
         if not self.limiter.acquire():
             return Outcome.transient("shop API rate limit: no slot free in time", retry_after=5)
         secret = s.shop_api_secret or ""
