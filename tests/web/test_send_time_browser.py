@@ -15,8 +15,9 @@ from herald.audiences import send_time
 from herald.audiences.models import Contact, Event, Segment
 from herald.campaigns.models import Campaign
 from herald.core import clock
-from tests.web.screenshots import CHROMIUM
+from tests.web.screenshots import CHROMIUM, wait_js
 from tests.web.test_builder_browser import (  # noqa: F401  (fixtures)
+    add_block,
     backend,
     marketer,
     member_id,
@@ -41,7 +42,10 @@ def test_a_marketer_schedules_a_smart_campaign_and_sees_it_listed(app, db, shop)
         page.fill("#b-name", "Double 11 at their best hour")
         pick_channel(page, "email")
         page.select_option("#b-audience", str(shop))
+        wait_js(page, "document.getElementById('audience-count').textContent === '6'")
+        page.wait_for_selector("#gjs .gjs-block", timeout=20_000)
         page.fill("#v-subject", "Hi {{ contact.first_name }}")
+        add_block(page, "text")
         page.check("#when-smart", force=True)
         assert page.locator("#smart-date").is_visible()
         # a day already over everywhere is refused at its field, in plain words
@@ -60,7 +64,7 @@ def test_a_marketer_schedules_a_smart_campaign_and_sees_it_listed(app, db, shop)
 
         page.goto(f"{base}/admin/campaigns/")
         row = page.locator("tr", has_text="Double 11 at their best hour")
-        assert "scheduled" in row.inner_text()
+        assert "scheduled" in row.inner_text().lower()
         assert (
             f"on {day.isoformat()} at each member's best hour in their own time zone "
             "(else at 09:30)" in row.inner_text()
@@ -123,9 +127,7 @@ def test_the_heat_map_shows_the_counts_of_a_seeded_set(app, db, shop, settings):
         page.select_option("#heat-segment", str(segment_id))
         page.click("#heat-filter button[type=submit]")
         page.wait_for_url(re.compile(rf".*segment={segment_id}.*"))
-        assert "4 opens and clicks by members of Gold members" in page.inner_text(
-            "#heat-summary"
-        )
+        assert "4 opens and clicks by members of Gold members" in page.inner_text("#heat-summary")
         assert page.locator("#heat-map tbody tr").nth(3).locator("td").nth(21).inner_text() == ""
 
         # the member pages show each one's best hour

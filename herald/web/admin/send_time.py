@@ -34,9 +34,7 @@ class SendTimeView(Protected, BaseView):
         choices = session.execute(select(Segment.id, Segment.name).order_by(Segment.name)).all()
         chosen = request.args.get("segment", type=int)
         segment = session.get(Segment, chosen) if chosen else None
-        members = (
-            segments.members(segment.rules, zone=zone) if segment is not None else None
-        )
+        members = segments.members(segment.rules, zone=zone) if segment is not None else None
         grid = send_time.heat_map(session, zone, clock.now(), members)
         most = max(max(row) for row in grid)
         busiest = [
