@@ -130,6 +130,12 @@ def test_the_heat_map_shows_the_counts_of_a_seeded_set(app, db, shop, settings):
         assert "4 opens and clicks by members of Gold members" in page.inner_text("#heat-summary")
         assert page.locator("#heat-map tbody tr").nth(3).locator("td").nth(21).inner_text() == ""
 
+        # and from the segment's own page
+        page.goto(f"{base}/admin/segments/edit/?id={segment_id}")
+        page.click("#segment-send-time")
+        page.wait_for_selector("#heat-summary")
+        assert "members of Gold members" in page.inner_text("#heat-summary")
+
         # the member pages show each one's best hour
         page.goto(f"{base}/admin/members/{member_id(db, 'member0@example.com')}/")
         assert "best hour 10:00 in their time zone" in page.inner_text("#best-hour")
