@@ -169,6 +169,8 @@ each run (not timed); "nothing to change": the hourly steady state. Medians of {
 | hand-written SQL (baseline) | {b["full"]:.2f} s | {b["steady"]:.2f} s | {b["checksum"][0]:,} |
 
 Herald takes **{h["full"] / b["full"]:.2f}×** the baseline's time and writes {same} best hours.
+The machine is shared with other test runs, so the absolute times vary from run to run; the
+ratio, measured in the same run, is the figure to compare.
 """
     write_section("send_time", body)
 
