@@ -163,6 +163,11 @@ def test_a_smart_campaign_round_trips_through_the_api(client, auth):
     assert created.status_code == 201 and created.json["schedule"] == schedule
     armed = client.post(f"/api/v1/campaigns/{created.json['id']}/schedule", headers=auth)
     assert armed.status_code == 200 and armed.json["status"] == "scheduled"
+    # on the calendar on its day, at the fallback time in the shop's zone
+    listed = client.get("/api/v1/calendar?from=2099-11-10&to=2099-11-12", headers=auth).json
+    assert [(i["id"], i["at"][:16]) for i in listed["items"]] == [
+        (created.json["id"], "2099-11-11T10:00")
+    ]
 
 
 def test_get_contact_shows_the_best_hour(client, auth, db):
