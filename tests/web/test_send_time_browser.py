@@ -61,6 +61,9 @@ def test_a_marketer_schedules_a_smart_campaign_and_sees_it_listed(app, db, shop)
         page.click("#confirm-send")
         page.wait_for_url(re.compile(rf".*/admin/campaigns/{campaign_id}/$"))
         assert page.text_content("#campaign-status") == "scheduled"
+        assert f"on {day.isoformat()} at each member's best hour" in page.inner_text(
+            "#smart-schedule"
+        )
 
         page.goto(f"{base}/admin/campaigns/")
         row = page.locator("tr", has_text="Double 11 at their best hour")
