@@ -1,6 +1,6 @@
 """``python -m bench [NAME…] [--full]``: run every bench/bench_*.py module's ``main()``, or those
-named (``send``, ``tracking``, ``webhooks``, ``reports``, ``audiences``, ``email``). ``--full``
-sends to 1,000,000 members instead of 100,000."""
+named (``send``, ``tracking``, ``webhooks``, ``reports``, ``audiences``, ``email``,
+``send_time``). ``--full`` sends to 1,000,000 members instead of 100,000."""
 
 from __future__ import annotations
 

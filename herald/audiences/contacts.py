@@ -357,4 +357,5 @@ def to_dict(contact: Contact) -> dict[str, Any]:
         "last_order_at": contact.last_order_at.isoformat() if contact.last_order_at else None,
         "created_at": contact.created_at.isoformat() if contact.created_at else None,
         "updated_at": contact.updated_at.isoformat() if contact.updated_at else None,
+        "best_hour": contact.best_hour,
     }

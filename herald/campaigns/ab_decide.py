@@ -12,10 +12,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from herald.abtest.decision import DEFAULT_MIN_SAMPLE, Counts, decide
-from herald.campaigns import metrics
+from herald.campaigns import metrics, wakeups
 from herald.campaigns import status as st
 from herald.campaigns.closing import finish_run_if_done
-from herald.campaigns.models import Batch, Campaign, Delivery, Run, Variant
+from herald.campaigns.models import Campaign, Delivery, Run, Variant
 from herald.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -111,14 +111,7 @@ def _decide(session: Session, settings: Settings, run_id: int, now: datetime) ->
         .where(Delivery.run_id == run.id, Delivery.status == st.HELD)
         .values(variant_id=winner_id, status=st.PENDING)
     )
-    released = list(
-        session.scalars(
-            update(Batch)
-            .where(Batch.run_id == run.id, Batch.status == "held")
-            .values(status="queued", enqueued_at=now)
-            .returning(Batch.id)
-        )
-    )
+    released = wakeups.release_held(session, run.id, now)
     campaign.ab_test = {**(campaign.ab_test or {}), "decision": decision}
     session.flush()
     # compare-and-set: a pause or cancel that landed while the decision was computed stands

@@ -62,6 +62,14 @@ def occurrences(
             date.fromisoformat(schedule["date"]), time.fromisoformat(schedule["time"]), zone
         )
         return [wall] if start <= wall < end else []
+    if kind == "smart":
+        # placed at the fallback time in the shop's zone: members' best hours spread the day
+        wall = datetime.combine(
+            date.fromisoformat(schedule["date"]),
+            time.fromisoformat(schedule["fallback_time"]),
+            zone,
+        )
+        return [wall] if start <= wall < end else []
     if kind == "recurring":
         rule_zone = ZoneInfo(schedule.get("timezone") or zone.key)
         trigger = schedules.cron_trigger(schedule["cron"], rule_zone)
@@ -134,6 +142,11 @@ def describe(schedule: Mapping[str, Any], zone: ZoneInfo) -> str:
         return f"once, at {at:%Y-%m-%d %H:%M} (UTC{at:%z})"
     if kind == "local_time":
         return f"on {schedule['date']} at {schedule['time'][:5]} in each member's own time zone"
+    if kind == "smart":
+        return (
+            f"on {schedule['date']} at each member's best hour in their own time zone "
+            f"(else at {schedule['fallback_time'][:5]})"
+        )
     if kind == "recurring":
         return f"on the rule {schedule['cron']} in {schedule.get('timezone') or zone.key}"
     return "as soon as it is sent"

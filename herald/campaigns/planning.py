@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from herald.audiences import segments
 from herald.audiences.models import Segment
-from herald.campaigns import ab_plan, localtime, posts, senders
+from herald.campaigns import ab_plan, localtime, posts, senders, smart, wakeups
 from herald.campaigns import status as st
 from herald.campaigns.closing import finish_run_if_done
 from herald.campaigns.models import Batch, Campaign, Delivery, Run
@@ -85,6 +85,11 @@ def audience(session: Session, campaign: Campaign, zone: ZoneInfo | None = None)
     return query if condition is None else query.where(condition)
 
 
+# schedules whose members each have a moment of their own: (session, members, schedule,
+# default zone) -> a subquery (id, due)
+DUE_BY_TYPE = {"local_time": localtime.members_with_due, "smart": smart.members_with_due}
+
+
 def plan_run(
     session: Session, settings: Settings, campaign: Campaign, due_at: datetime, now: datetime
 ) -> Run:
@@ -97,10 +102,14 @@ def plan_run(
         return posts.plan_post(session, run, now)  # one post per run, no ledger rows
     variants = [v.id for v in campaign.variants]
     members = audience(session, campaign, settings.timezone).subquery()
+    timing = DUE_BY_TYPE.get(campaign.schedule.get("type"))
+    if timing is not None:
+        members = timing(session, members, campaign.schedule, settings.timezone)
     if campaign.ab_test:
-        return ab_plan.plan_test(session, run, campaign, members, settings.batch_size, now)
-    if campaign.schedule.get("type") == "local_time":
-        members = localtime.members_with_due(session, members, campaign.schedule, settings.timezone)
+        return ab_plan.plan_test(
+            session, run, campaign, members, settings.batch_size, now, timed=timing is not None
+        )
+    if timing is not None:
         due: Any = members.c.due
         order: tuple[Any, ...] = (members.c.due, members.c.id)
     else:
@@ -144,27 +153,8 @@ def plan_run(
     run.recipients = recipients
     run.batches_total = batches
     if batches:
-        # a batch of a local-time run sleeps until its first member's moment
-        wake = dict(
-            session.execute(
-                select(Delivery.batch_seq, func.min(Delivery.not_before))
-                .where(Delivery.run_id == run.id)
-                .group_by(Delivery.batch_seq)
-            ).all()
-        )
         session.execute(
-            insert(Batch),
-            [
-                {
-                    "run_id": run.id,
-                    "seq": seq,
-                    "status": "queued",
-                    "lease_until": wake[seq] if sleeping else None,
-                    "enqueued_at": None if sleeping else now,
-                }
-                for seq in range(batches)
-                for sleeping in [wake.get(seq) is not None and wake[seq] > now]
-            ],
+            insert(Batch), wakeups.batch_rows(session, run.id, range(batches), "queued", now)
         )
     else:
         finish_run_if_done(session, run.id, settings, now)

@@ -11,7 +11,9 @@ from apscheduler.triggers.cron import CronTrigger
 
 from herald.core.errors import ValidationError
 
-TYPES = ("immediate", "once", "recurring", "local_time")
+TYPES = ("immediate", "once", "recurring", "local_time", "smart")
+# schedules that reach each member at a moment of their own, spread across a day
+PER_MEMBER = ("local_time", "smart")
 # the earliest and latest zones on Earth: a local_time send spans this window
 EARLIEST_OFFSET = timedelta(hours=14)
 LATEST_OFFSET = timedelta(hours=12)
@@ -104,6 +106,48 @@ def _zone(raw: Any, default: ZoneInfo) -> ZoneInfo:
         raise _problem("timezone", f"{raw!r} is not an IANA time zone") from None
 
 
+def _day(raw: Any) -> date:
+    try:
+        if not isinstance(raw, str):
+            raise ValueError
+        day = date.fromisoformat(raw)
+    except ValueError:
+        raise _problem("date", "must be a date such as 2026-11-11") from None
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise _problem("date", f"the year must be from {MIN_YEAR} to {MAX_YEAR}")
+    return day
+
+
+def _wall(raw: Any, field: str) -> time:
+    try:
+        if not isinstance(raw, str):
+            raise ValueError
+        wall = time.fromisoformat(raw)
+    except ValueError:
+        raise _problem(field, "must be a wall-clock time such as 10:00") from None
+    if wall.tzinfo is not None:
+        raise _problem(field, "is the members' own wall-clock time: leave the offset out")
+    return wall
+
+
+def day_over(schedule: Mapping[str, Any], now: datetime) -> bool:
+    """True when a per-member schedule's day has ended in every zone on Earth."""
+    start = next_due(schedule, now, UTC_ZONE)
+    return start is not None and last_moment(schedule, start) < now
+
+
+def last_moment(schedule: Mapping[str, Any], start: datetime) -> datetime:
+    """The latest instant a run that started at ``start`` may still reach a member: a
+    local_time send ends when the latest zone reaches its time, a smart one when that zone's
+    day ends."""
+    kind = schedule.get("type")
+    if kind == "local_time":
+        return start + EARLIEST_OFFSET + LATEST_OFFSET
+    if kind == "smart":
+        return start + EARLIEST_OFFSET + LATEST_OFFSET + timedelta(days=1)
+    return start
+
+
 def validate(schedule: Any, default_zone: ZoneInfo) -> dict[str, Any]:
     """Check a schedule and return it normalised; raises :class:`ValidationError` naming the
     field."""
@@ -119,6 +163,7 @@ def validate(schedule: Any, default_zone: ZoneInfo) -> dict[str, Any]:
         "once": {"type", "at"},
         "recurring": {"type", "cron", "timezone"},
         "local_time": {"type", "date", "time"},
+        "smart": {"type", "date", "fallback_time"},
     }[kind]
     unknown = sorted(set(schedule) - allowed)
     if unknown:
@@ -131,24 +176,13 @@ def validate(schedule: Any, default_zone: ZoneInfo) -> dict[str, Any]:
         _cron(schedule.get("cron"), zone)
         out.update(cron=schedule["cron"], timezone=zone.key)
     elif kind == "local_time":
-        raw_date, raw_time = schedule.get("date"), schedule.get("time")
-        try:
-            if not isinstance(raw_date, str):
-                raise ValueError
-            day = date.fromisoformat(raw_date)
-        except ValueError:
-            raise _problem("date", "must be a date such as 2026-11-11") from None
-        if not MIN_YEAR <= day.year <= MAX_YEAR:
-            raise _problem("date", f"the year must be from {MIN_YEAR} to {MAX_YEAR}")
-        try:
-            if not isinstance(raw_time, str):
-                raise ValueError
-            wall = time.fromisoformat(raw_time)
-        except ValueError:
-            raise _problem("time", "must be a wall-clock time such as 10:00") from None
-        if wall.tzinfo is not None:
-            raise _problem("time", "is the members' own wall-clock time: leave the offset out")
+        day = _day(schedule.get("date"))
+        wall = _wall(schedule.get("time"), "time")
         out.update(date=day.isoformat(), time=wall.isoformat())
+    elif kind == "smart":
+        day = _day(schedule.get("date"))
+        wall = _wall(schedule.get("fallback_time"), "fallback_time")
+        out.update(date=day.isoformat(), fallback_time=wall.isoformat(timespec="minutes"))
     return out
 
 
@@ -197,7 +231,8 @@ def next_due(
     """When the schedule next falls due strictly after ``after`` (``None`` when never again).
 
     ``immediate`` falls due at once; ``once`` at its instant; ``recurring`` at the next cron
-    time; ``local_time`` when the earliest zone reaches the wall-clock time.
+    time; ``local_time`` when the earliest zone reaches the wall-clock time; ``smart`` when the
+    day begins in the earliest zone.
     """
     kind = schedule.get("type", "immediate")
     if kind == "immediate":
@@ -212,4 +247,7 @@ def next_due(
             date.fromisoformat(schedule["date"]), time.fromisoformat(schedule["time"])
         )
         return (wall - EARLIEST_OFFSET).replace(tzinfo=ZoneInfo("UTC"))
+    if kind == "smart":
+        midnight = datetime.combine(date.fromisoformat(schedule["date"]), time())
+        return (midnight - EARLIEST_OFFSET).replace(tzinfo=ZoneInfo("UTC"))
     return None

@@ -161,15 +161,15 @@ def clean_campaign(session: Session, payload: Any, default_zone: ZoneInfo) -> di
     variants = check_variants(channel, payload.get("variants"))
     workspace.check_bounds(variants)
     schedule = schedules.validate(payload.get("schedule"), default_zone)
+    if schedule["type"] == "smart" and schedules.day_over(schedule, clock.now()):
+        raise ValidationError(
+            f"schedule.date: {schedule['date']} is already over everywhere; choose a later day",
+            {"schedule.date": "in the past: choose a later day"},
+        )
     ab_test = payload.get("ab_test")
     if ab_test is not None:
         ab_test = check_ab_test(ab_test, [v["name"] for v in variants])
         check_measurable(channel, ab_test)
-        if schedule["type"] == "local_time":
-            raise ValidationError(
-                "an A/B test cannot be combined with a local_time schedule yet",
-                {"ab_test": "not with a local_time schedule"},
-            )
     return {
         "name": name,
         "channel": channel,
@@ -280,11 +280,9 @@ def arm(session: Session, campaign: Campaign, default_zone: ZoneInfo) -> Campaig
     if due is None:
         raise ValidationError("the schedule never falls due again", {"schedule": "in the past"})
     kind = campaign.schedule.get("type")
-    # a local_time send is still on while the latest zone has not reached its moment
-    last = (
-        due + schedules.EARLIEST_OFFSET + schedules.LATEST_OFFSET if kind == "local_time" else due
-    )
-    if kind in ("once", "local_time") and last < now - timedelta(minutes=1):
+    # a per-member send is still on while the latest zone has not reached its moment
+    last = schedules.last_moment(campaign.schedule, due)
+    if kind in ("once", *schedules.PER_MEMBER) and last < now - timedelta(minutes=1):
         field = "schedule.at" if kind == "once" else "schedule.date"
         raise ValidationError(
             f"{field} is in the past; change it or use send-now", {field: "in the past"}

@@ -36,7 +36,16 @@ GRACE = timedelta(minutes=1)
 
 
 def refuse_past(schedule: Mapping[str, Any] | None) -> None:
-    """A ``once`` time in the past is refused when the campaign is saved."""
+    """A ``once`` time in the past is refused when the campaign is saved (a ``smart`` day over
+    everywhere is refused by the service's checks)."""
+    if schedule and schedule.get("type") == "smart":
+        if schedules.day_over(schedule, clock.now()):
+            raise ValidationError(
+                f"schedule.date: {schedule.get('date')} is already over everywhere; "
+                "choose a later day",
+                {"schedule.date": "in the past: choose a later day"},
+            )
+        return
     if not schedule or schedule.get("type") != "once":
         return
     at = schedules.parse_at(schedule.get("at"))
@@ -88,7 +97,7 @@ def _start(schedule: Mapping[str, Any], zone: ZoneInfo, now: datetime) -> str:
     kind = schedule.get("type", "immediate")
     if kind == "once":
         return f"at {_when(schedules.parse_at(schedule['at']), zone, now)}"
-    if kind == "local_time":
+    if kind in ("local_time", "smart"):
         return calendar.describe(schedule, zone)
     if kind == "recurring":
         due = schedules.next_due(schedule, now, zone)

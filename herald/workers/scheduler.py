@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -18,6 +19,7 @@ from herald.core.settings import Settings
 log = logging.getLogger(__name__)
 
 STATS_EVERY_SECONDS = 300  # social engagement and coupon redemptions are read every 5 minutes
+BEST_HOURS_EVERY_SECONDS = 3600  # a member's best hour moves slowly: hourly is plenty
 
 
 def build_scheduler(settings: Settings) -> BlockingScheduler:
@@ -60,6 +62,15 @@ def build_scheduler(settings: Settings) -> BlockingScheduler:
         coalesce=True,
     )
     scheduler.add_job(
+        enqueue_best_hours,
+        "interval",
+        seconds=BEST_HOURS_EVERY_SECONDS,
+        id="best-hours",
+        max_instances=1,
+        coalesce=True,
+        next_run_time=datetime.now(UTC),  # once at start too, then hourly
+    )
+    scheduler.add_job(
         enqueue_weekly_report,
         "cron",
         args=[settings.timezone],
@@ -73,6 +84,16 @@ def build_scheduler(settings: Settings) -> BlockingScheduler:
         misfire_grace_time=3600,
     )
     return scheduler
+
+
+def enqueue_best_hours() -> None:
+    """Ask a worker to recompute every member's best hour (herald.audiences.send_time)."""
+    from herald.workers.tasks import recompute_best_hours
+
+    try:
+        recompute_best_hours.apply_async(expires=BEST_HOURS_EVERY_SECONDS)
+    except Exception as exc:
+        log.warning("could not enqueue the best-hour recompute: %s", exc)
 
 
 def enqueue_weekly_report(zone: ZoneInfo) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from herald.audiences import importing
+from herald.audiences import importing, send_time
 from herald.campaigns import coupons, dispatch, posts
+from herald.core import clock
 from herald.journeys import engine as journeys
 from herald.reports.mail import send_weekly_once
 from herald.workers import context
@@ -83,3 +84,12 @@ def weekly_report(week: str | None = None) -> dict[str, str]:
     week already sent is not sent again."""
     outcome = send_weekly_once(context.database(), context.settings(), week)
     return {"week": week or "previous", "outcome": outcome}
+
+
+@celery.task(name="herald.recompute_best_hours", ignore_result=True)
+def recompute_best_hours() -> dict[str, int]:
+    """Recompute every member's best hour (set-based, in one transaction); the scheduler runs
+    this every hour."""
+    with context.database().session() as session:
+        changed = send_time.recompute(session, context.settings().timezone, clock.now())
+    return {"changed": changed}

@@ -254,7 +254,7 @@ class BuilderView(Protected, BaseView):
                 {"channel": "social", "schedule": body.get("schedule")}
             ).get("schedule")
             times = calendar.next_occurrences(schedule, zone, clock.now(), 5)
-            if schedule and schedule.get("type") == "once":
+            if schedule and schedule.get("type") in ("once", "smart"):
                 workspace.refuse_past(schedule)
         except HeraldError as exc:
             return _problem(exc)

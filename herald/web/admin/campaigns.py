@@ -14,7 +14,7 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from herald.audiences.models import Contact, Segment
-from herald.campaigns import service
+from herald.campaigns import calendar, service
 from herald.campaigns.dispatch import audience, contact_context
 from herald.campaigns.models import Campaign, Delivery, Run, Variant
 from herald.campaigns.status import ACTIONS
@@ -131,11 +131,20 @@ class CampaignView(HeraldModelView):
 
     form = CampaignForm
     list_template = "admin/herald/campaign_list.html"
-    column_list = ("id", "name", "channel", "status", "segment", "next_run_at", "created_at")
+    column_list = (
+        "id",
+        "name",
+        "channel",
+        "status",
+        "segment",
+        "schedule",
+        "next_run_at",
+        "created_at",
+    )
     column_default_sort = ("id", True)
     column_searchable_list = ("name",)
     column_filters = ("status", "channel")
-    column_labels = {"next_run_at": "Next run"}
+    column_labels = {"next_run_at": "Next run", "schedule": "When"}
 
     def _segment(self, context: Any, model: Campaign, name: str) -> str:
         if model.segment_id is None:
@@ -149,6 +158,11 @@ class CampaignView(HeraldModelView):
         ),
         "status": outcomes.status_cell,
         "segment": _segment,
+        "schedule": lambda v, c, m, n: (
+            calendar.describe(m.schedule or {}, deps.settings().timezone)
+            if (m.schedule or {}).get("type") != "trigger"
+            else "on its trigger's events"
+        ),
         "next_run_at": lambda v, c, m, n: (
             m.next_run_at.strftime("%Y-%m-%d %H:%M UTC") if m.next_run_at else ""
         ),

@@ -83,6 +83,14 @@ CONTACT = {
         "last_order_at": {"type": ["string", "null"], "format": "date-time"},
         "created_at": {"type": ["string", "null"], "format": "date-time"},
         "updated_at": {"type": ["string", "null"], "format": "date-time"},
+        "best_hour": {
+            "type": ["integer", "null"],
+            "minimum": 0,
+            "maximum": 23,
+            "description": "the hour of day in the member's zone at which they have most often "
+            "opened or clicked (human events, last 90 days; ties: the earliest hour); null "
+            "without such events. Recomputed hourly.",
+        },
     },
 }
 
@@ -147,6 +155,10 @@ CAMPAIGN_IN = {
                 "timezone": {"type": "string"},
                 "date": {"type": "string", "format": "date"},
                 "time": {"type": "string"},
+                "fallback_time": {
+                    "type": "string",
+                    "description": "smart: the wall-clock time for members without a best hour",
+                },
             },
         },
     },

@@ -1,6 +1,6 @@
 /* The builder's schedule step: now, once (date-time and zone), recurring from a readable rule
-   (day / week / month at a time in a zone, or a cron rule) with its next five times, or each
-   member's local time. Used by builder.js through window.HeraldSchedule(ctx). */
+   (day / week / month at a time in a zone, or a cron rule) with its next five times, each
+   member's local time, or each member's best hour (smart). Used by builder.js through window.HeraldSchedule(ctx). */
 (function () {
   "use strict";
 
@@ -38,6 +38,7 @@
       if (kind === "once") { return {type: "once", local: $("once-local").value, zone: $("once-zone").value}; }
       if (kind === "recurring") { return {type: "recurring", cron: recurringRule().cron, timezone: $("rec-zone").value}; }
       if (kind === "local_time") { return {type: "local_time", date: $("local-date").value, time: $("local-time").value}; }
+      if (kind === "smart") { return {type: "smart", date: $("smart-date").value, fallback_time: $("smart-fallback").value}; }
       return {type: "immediate"};
     }
 
@@ -92,6 +93,9 @@
       } else if (s.type === "local_time") {
         $("local-date").value = s.date || "";
         $("local-time").value = (s.time || "10:00").slice(0, 5);
+      } else if (s.type === "smart") {
+        $("smart-date").value = s.date || "";
+        $("smart-fallback").value = (s.fallback_time || "10:00").slice(0, 5);
       }
     }
 
