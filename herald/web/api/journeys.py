@@ -98,7 +98,12 @@ def _cursor() -> int | None:
 @operation("GET", "/journeys", "List journeys, newest first", response_schema=PAGE)
 def list_journeys() -> Any:
     limit, before = _limit(), _cursor()
-    query = select(Journey).order_by(Journey.id.desc()).limit(limit + 1)
+    query = (
+        select(Journey)
+        .where(Journey.trigger_id.is_(None))
+        .order_by(Journey.id.desc())
+        .limit(limit + 1)
+    )
     if before is not None:
         query = query.where(Journey.id < before)
     found = list(deps.session().scalars(query))
