@@ -76,13 +76,14 @@ def apply_pending(session: Session, journey: Journey, now: datetime) -> int:
         first = select(func.min(S.at)).where(S.id.in_(ids), S.contact_id == E.contact_id)
         _apply(session, journey, kind, heard, first.scalar_subquery(), now)
         if kind in journey.definition.get("exit_on", []):
-            left = select(E.contact_id).where(
-                E.journey_id == journey.id,
-                E.state == "exited",
-                E.exit_reason == kind,
-                E.contact_id.in_(select(S.contact_id).where(S.id.in_(ids))),
+            # the messages of every entry there was when the goal came, also of one the tick
+            # took to the end of its path meanwhile
+            earlier = (
+                select(V.delivery_id)
+                .join(E, E.id == V.entry_id)
+                .where(E.journey_id == journey.id, heard, V.delivery_id.is_not(None))
             )
-            cancel_queued(session, journey, Delivery.contact_id.in_(left), kind)
+            cancel_queued(session, journey, Delivery.id.in_(earlier), kind)
     session.execute(delete(S).where(S.id.in_([sid for sid, _ in rows])))
     return len(rows)
 
