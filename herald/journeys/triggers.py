@@ -37,6 +37,7 @@ from herald.journeys import graph, messages
 from herald.journeys.models import Journey
 from herald.journeys.models import JourneyEntry as E
 from herald.journeys.models import JourneyVisit as V
+from herald.journeys.moves import move
 
 EVENTS = graph.SHOP_EVENTS
 FIELDS = {
@@ -216,15 +217,13 @@ def update_trigger(session: Session, trigger: Trigger, payload: Mapping[str, Any
     campaign.schedule = {**(campaign.schedule or {}), "transactional": trigger.transactional}
     _replace_variants(campaign, variants)
     journey = journey_of(session, trigger)
-    # a member waiting on the delay when it is dropped (set to 0) moves on to the message
-    if trigger.delay_minutes <= 0:
-        session.execute(
-            update(E)
-            .where(E.journey_id == journey.id, E.state == "active", E.step == "wait")
-            .values(step=SEND, wake_at=clock.now())
-            .execution_options(synchronize_session=False)
-        )
     _sync(session, trigger, journey)
+    # members waiting on a delay that is dropped (set to 0) move on to the message now; a
+    # changed delay keeps the wake-up they have, as an edited journey keeps members in place
+    if trigger.delay_minutes <= 0:
+        waiting = and_(E.journey_id == journey.id, E.state == "active", E.step == "wait")
+        steps = {s["id"]: s for s in journey.definition["steps"]}
+        move(session, journey.id, steps, waiting, "wait", SEND, clock.now())
     return trigger
 
 
