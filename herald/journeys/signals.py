@@ -4,11 +4,11 @@ when the event is stored without ever waiting for the tick.
 The tick holds row locks on the entries it moves until it commits, and a webhook must not wait
 for that (a slow tick would stall the shop's webhooks). So the webhook applies the event only to
 the member's entries it can lock at once (``FOR UPDATE SKIP LOCKED``) and, while the journey is
-active, also leaves a :class:`~herald.journeys.models.JourneySignal`. The tick applies the
-journey's signals before it commits: an entry the webhook skipped (the tick was moving it), or
-one the tick had already read as due and written a ledger row for, then leaves too and its queued
-message is cancelled. Applying a signal twice changes nothing: it only touches entries that were
-active at the event (entered before it) and messages still pending.
+active and the member is in it, also leaves a :class:`~herald.journeys.models.JourneySignal`.
+The tick applies the journey's signals before it commits: an entry the webhook skipped (the tick
+was moving it), or one the tick had already read as due and written a ledger row for, then
+leaves too and its queued message is cancelled. Applying a signal twice changes nothing: it only
+touches entries that were active at the event (entered before it) and messages still pending.
 
 The one window left: a webhook whose transaction commits after the tick that was moving its
 member commits; the next tick applies its signal (cancelling the message if it is still queued).
@@ -48,7 +48,9 @@ def on_event(session: Session, journey: Journey, event: Event, now: datetime) ->
         return
     mine = and_(E.journey_id == journey.id, E.contact_id == event.contact_id, E.state == "active")
     free = session.scalars(select(E.id).where(mine).with_for_update(skip_locked=True)).all()
-    if journey.status == "active":
+    # a plain read never waits; a member with no active entry is not one a tick is moving
+    inside = free or session.scalar(select(exists().where(mine)))
+    if journey.status == "active" and inside:
         session.add(
             S(journey_id=journey.id, contact_id=event.contact_id, event_type=event.type, at=now)
         )

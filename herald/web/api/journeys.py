@@ -24,7 +24,10 @@ JOURNEY_IN = {
         "name": {"type": "string"},
         "entry": {"type": "object", "description": "event + filter, segment_id or date_field"},
         "exit_on": {"type": "array", "items": {"type": "string"}},
-        "re_entry": {"description": '"never", "after_exit" or {"after_days": N}'},
+        "re_entry": {
+            "description": '"never", "after_exit" or {"after_days": N} (with "count_exits": '
+            "false, entries that ended on an exit_on goal do not count)"
+        },
         "holdout": {"type": "number", "minimum": 0, "maximum": 1},
         "steps": {"type": "array", "items": {"type": "object"}, "minItems": 1},
     },
