@@ -16,7 +16,13 @@ from herald.campaigns.models import Batch, Campaign, Delivery, Run, Trigger, Var
 from herald.campaigns.posts import RunPost
 from herald.core.accounts import ApiToken, User
 from herald.core.db import Base
-from herald.journeys.models import Journey, JourneyEntry, JourneyVisit
+from herald.journeys.models import (
+    Journey,
+    JourneyEntry,
+    JourneySegmentMember,
+    JourneySignal,
+    JourneyVisit,
+)
 from herald.reports.models import ReportSent
 
 __all__ = [
@@ -33,6 +39,8 @@ __all__ = [
     "ImportJob",
     "Journey",
     "JourneyEntry",
+    "JourneySegmentMember",
+    "JourneySignal",
     "JourneyVisit",
     "ListMember",
     "ReportSent",

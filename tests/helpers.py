@@ -7,13 +7,15 @@ from typing import Any
 from herald.campaigns import dispatch
 from herald.core.db import Database
 from herald.core.settings import Settings
+from herald.journeys import engine as journeys
 
 
 def drain(db: Database, settings: Settings, rounds: int = 50) -> list[dispatch.BatchReport]:
     """Tick and send every enqueued batch until nothing is left to do (what scheduler + worker
-    do, minus the broker)."""
+    do, minus the broker: the tick moves journeys, triggers among them, then starts runs)."""
     reports = []
     for _ in range(rounds):
+        journeys.tick(db, settings)
         ids = dispatch.tick(db, settings)
         if not ids:
             break

@@ -38,8 +38,6 @@ def finish_run_if_done(session: Session, run_id: int, settings: Settings, now: d
     assert run is not None
     campaign = session.get(Campaign, run.campaign_id)
     assert campaign is not None
-    if campaign.schedule.get("type") == "trigger":
-        return False  # a trigger's day run stays open for the firings still to come
     final = run_outcome(session, run_id, cancelled=campaign.status == "cancelled")
     closed = session.execute(
         update(Run)
@@ -48,8 +46,9 @@ def finish_run_if_done(session: Session, run_id: int, settings: Settings, now: d
     ).rowcount
     if closed != 1:
         return False
-    # a journey step's campaign keeps sending: each busy tick gives it a run of its own
-    if campaign.status == "sending" and campaign.schedule.get("type") != "journey":
+    # a journey step's (and a trigger's) campaign keeps sending: each busy tick gives it a run
+    # of its own
+    if campaign.status == "sending" and campaign.schedule.get("type") not in ("journey", "trigger"):
         upcoming = None
         if campaign.schedule.get("type") == "recurring":
             upcoming = schedules.next_due(campaign.schedule, now, settings.timezone)

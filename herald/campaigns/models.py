@@ -140,7 +140,8 @@ class Delivery(Base):
 class Trigger(Base):
     """A message sent when a member's event happens (a cart abandoned, a first order), after a
     delay, unless a cancelling event comes first. Its channel and variants live in a campaign of
-    its own (``schedule.type == "trigger"``), so the ledger, policy and metrics are the same."""
+    its own (``schedule.type == "trigger"``), so the ledger, policy and metrics are the same; it
+    runs as a journey (``herald.journeys.triggers``)."""
 
     __tablename__ = "triggers"
 

@@ -1,12 +1,13 @@
-"""What a stored shop event sets off in campaigns: a coupon redeemed, triggers fired or
-cancelled. Called by :mod:`herald.intake` inside the transaction that stored the event."""
+"""What a stored shop event sets off in campaigns: a coupon redeemed. Called by
+:mod:`herald.intake` inside the transaction that stored the event (triggers, being journeys, are
+fired and cancelled by :mod:`herald.journeys.entries` right after)."""
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
 from herald.audiences.models import Event
-from herald.campaigns import coupons, triggers
+from herald.campaigns import coupons
 
 
 def on_shop_event(session: Session, event: Event) -> Event:
@@ -14,5 +15,4 @@ def on_shop_event(session: Session, event: Event) -> Event:
     if event.type == "order.placed" and (event.data or {}).get("coupon_code"):
         data = event.data or {}
         coupons.redeem(session, str(data["coupon_code"]), data.get("order_id"), event.occurred_at)
-    triggers.on_event(session, event)
     return event

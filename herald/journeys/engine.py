@@ -19,7 +19,7 @@ from herald.campaigns.models import Campaign
 from herald.core import clock
 from herald.core.db import Database
 from herald.core.settings import Settings
-from herald.journeys import entries, messages
+from herald.journeys import entries, messages, signals
 from herald.journeys.models import Journey
 from herald.journeys.models import JourneyEntry as E
 from herald.journeys.models import JourneyVisit as V
@@ -50,12 +50,24 @@ def tick(db: Database, settings: Settings, now: datetime | None = None) -> int:
 
 def run_journey(session: Session, settings: Settings, journey_id: int, now: datetime) -> int:
     """Take this journey's scheduled entries and advance its due members, under a lock on the
-    journey row so two ticks never move the same members."""
-    journey = session.scalar(select(Journey).where(Journey.id == journey_id).with_for_update())
+    journey row so two ticks never move the same members (a second tick skips the journey).
+
+    The lock is ``FOR NO KEY UPDATE``: webhooks that enter members or leave signals insert rows
+    pointing at the journey (foreign-key checks take ``FOR KEY SHARE`` on it), which a plain
+    ``FOR UPDATE`` would make wait for the whole tick. Events for members the tick is moving
+    arrive as signals, applied before the tick commits."""
+    journey = session.scalar(
+        select(Journey)
+        .where(Journey.id == journey_id)
+        .with_for_update(key_share=True, skip_locked=True)
+    )
     if journey is None or journey.status != "active":
         return 0
+    signals.apply_pending(session, journey, now)
     entries.scheduled_entries(session, journey, now, settings.timezone)
-    return advance(session, settings, journey, now)
+    moved = advance(session, settings, journey, now)
+    signals.apply_pending(session, journey, now)
+    return moved
 
 
 def advance(session: Session, settings: Settings, journey: Journey, now: datetime) -> int:

@@ -3,8 +3,9 @@
 :func:`on_event` runs in the transaction that stores the event (called from
 :mod:`herald.intake`): ``exit_on`` goals end a member's path, a ``wait_for`` step moves its
 member on, and journeys entered by that event take the member in. :func:`scheduled_entries`
-runs in the tick: segment entries and date entries (birthdays, once a year at a time in the
-member's zone), each one INSERT … SELECT per journey (and member zone)."""
+runs in the tick: segment entries (members who joined the segment since the journey started
+watching it, :mod:`herald.journeys.segment_entry`) and date entries (birthdays, once a year at
+a time in the member's zone), each one INSERT … SELECT per journey (and member zone)."""
 
 from __future__ import annotations
 
@@ -13,87 +14,37 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, and_, cast, exists, insert, literal, or_, select, update
+from sqlalchemy import BigInteger, and_, cast, exists, insert, literal, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from herald.audiences import segments
-from herald.audiences.models import Contact, Event, Segment
+from herald.audiences.models import Contact, Event
 from herald.audiences.sqlfuncs import MonthDay
-from herald.campaigns import status as st
-from herald.campaigns.models import Delivery, Run
 from herald.core import clock
 from herald.core.db import UTCDateTime
+from herald.journeys import segment_entry, signals
 from herald.journeys.models import Journey
 from herald.journeys.models import JourneyEntry as E
 from herald.journeys.models import JourneyVisit as V
-from herald.journeys.moves import move, next_time, wake, zone_of
+from herald.journeys.moves import next_time, wake, zone_of
 
 HASH = 2654435761
 
 
 def on_event(session: Session, event: Event, zone: ZoneInfo) -> None:
-    """Apply one stored member event to every journey: goals, ``wait_for`` steps, entries."""
+    """Apply one stored member event to every journey: goals, ``wait_for`` steps, entries.
+    Nothing here waits for a tick moving these journeys (see :mod:`herald.journeys.signals`)."""
     if event.contact_id is None:
         return
     now = clock.now()
     live = session.scalars(
         select(Journey).where(Journey.status.in_(("active", "paused"))).order_by(Journey.id)
     ).all()
-    relevant = [j for j in live if _listens(j.definition, event.type)]
-    if relevant:
-        # wait for a tick moving these journeys (it holds their rows FOR UPDATE), so that the
-        # messages it wrote for this member are seen, and cancelled below if they exit
-        session.execute(
-            select(Journey.id)
-            .where(Journey.id.in_([j.id for j in relevant]))
-            .with_for_update(read=True)
-        )
-    for journey in relevant:
-        mine = and_(
-            E.journey_id == journey.id, E.contact_id == event.contact_id, E.state == "active"
-        )
-        definition = journey.definition
-        if event.type in definition.get("exit_on", []):
-            session.execute(
-                update(E)
-                .where(mine)
-                .values(state="exited", exit_reason=event.type, wake_at=None, finished_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            cancel_waiting_messages(session, journey, event.contact_id, event.type)
-        if journey.status != "active":
-            continue
-        steps = {s["id"]: s for s in definition["steps"]}
-        for step in steps.values():
-            if step["type"] == "wait_for" and step["event"] == event.type:
-                where = and_(mine, E.step == step["id"])
-                move(session, journey.id, steps, where, step["id"], step["then"], now, "event")
-        if definition["entry"].get("event") == event.type:
+    for journey in live:
+        signals.on_event(session, journey, event, now)
+        if journey.status == "active" and journey.definition["entry"].get("event") == event.type:
             enter(session, journey, event.contact_id, now, zone, data=event.data)
-
-
-def _listens(definition: dict[str, Any], kind: str) -> bool:
-    """Whether events of ``kind`` matter to this journey (goal, wait_for, entry)."""
-    if kind in definition.get("exit_on", []) or definition["entry"].get("event") == kind:
-        return True
-    return any(s["type"] == "wait_for" and s["event"] == kind for s in definition["steps"])
-
-
-def cancel_waiting_messages(session: Session, journey: Journey, contact_id: int, kind: str) -> int:
-    """A member who reached the goal gets none of the journey's messages still queued."""
-    campaigns = list((journey.step_campaigns or {}).values())
-    if not campaigns:
-        return 0
-    return session.execute(
-        update(Delivery)
-        .where(
-            Delivery.contact_id == contact_id,
-            Delivery.status == st.PENDING,
-            Delivery.run_id.in_(select(Run.id).where(Run.campaign_id.in_(campaigns))),
-        )
-        .values(status=st.CANCELLED, reason=f"cancelled: {kind} reached the journey's goal")
-        .execution_options(synchronize_session=False)
-    ).rowcount
 
 
 def enter(
@@ -117,25 +68,38 @@ def enter(
     ):
         return None
     first = definition["steps"][0]
-    entry = E(
-        journey_id=journey.id,
-        contact_id=contact_id,
-        step=first["id"],
-        wake_at=wake(first, now),
-        state="active",
-        holdout=random.random() < definition.get("holdout", 0),
-        entered_at=now,
-        data=dict(data or {}),
-    )
+    wake_at = wake(first, now)
     if first["type"] == "wait" and "until_time" in first:
         contact = session.get(Contact, contact_id)
         member_zone = zone_of(contact.timezone if contact else None, zone)
-        entry.wake_at = next_time(first["until_time"], now, member_zone)
-    session.add(entry)
+        wake_at = next_time(first["until_time"], now, member_zone)
+    # two identical events at once: the unique index on active entries lets one INSERT in and
+    # the other does nothing (it waits for the first to commit, then finds the conflict)
+    entry_id = session.execute(
+        ignoring_conflicts(session, E)
+        .values(
+            journey_id=journey.id,
+            contact_id=contact_id,
+            step=first["id"],
+            wake_at=wake_at,
+            state="active",
+            holdout=random.random() < definition.get("holdout", 0),
+            entered_at=now,
+            data=dict(data or {}),
+        )
+        .returning(E.id)
+    ).scalar()
+    if entry_id is None:
+        return None
+    session.add(V(journey_id=journey.id, entry_id=entry_id, step=first["id"], at=now))
     session.flush()
-    session.add(V(journey_id=journey.id, entry_id=entry.id, step=first["id"], at=now))
-    session.flush()
-    return entry
+    return session.get(E, entry_id)
+
+
+def ignoring_conflicts(session: Session, table: Any) -> Any:
+    """An INSERT into ``table`` that does nothing for a row a unique index already holds."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
 
 
 def _blocked(entries: Any, journey: Journey, now: datetime) -> Any:
@@ -148,18 +112,18 @@ def _blocked(entries: Any, journey: Journey, now: datetime) -> Any:
     if rule == "after_exit":
         return and_(mine, entries.state == "active")
     since = now - timedelta(days=rule["after_days"])
-    return and_(mine, or_(entries.state == "active", entries.entered_at > since))
+    recent = entries.entered_at > since
+    if rule.get("count_exits") is False:
+        recent = and_(recent, entries.state != "exited")
+    return and_(mine, or_(entries.state == "active", recent))
 
 
 def scheduled_entries(session: Session, journey: Journey, now: datetime, zone: ZoneInfo) -> int:
     """Segment and date entries due now; one INSERT … SELECT each (per member zone for dates)."""
     entry = journey.definition["entry"]
     if "segment_id" in entry:
-        segment = session.get(Segment, entry["segment_id"])
-        if segment is None:
-            return 0
-        members = segments.members(segment.rules, zone=zone).subquery()
-        return _insert(session, journey, now, select(members.c.id), None)
+        joined = segment_entry.joiners(session, journey, now, zone)
+        return 0 if joined is None else _insert(session, journey, now, joined, None)
     if entry.get("date_field") != "birthday":
         return 0
     names = session.scalars(
@@ -213,7 +177,7 @@ def _insert(
         literal(now, UTCDateTime()),
     ).where(~blocked if occasion is None else and_(~same, ~_active(prior, journey, member)))
     taken = session.execute(
-        insert(E).from_select(
+        ignoring_conflicts(session, E).from_select(
             [
                 "journey_id",
                 "contact_id",

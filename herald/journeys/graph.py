@@ -108,13 +108,16 @@ def check_entry(entry: Any) -> dict[str, Any]:
 
 
 def check_re_entry(value: Any) -> Any:
-    """``never``, ``after_exit`` or ``{"after_days": N}``."""
+    """``never``, ``after_exit`` or ``{"after_days": N}``; the last may say ``"count_exits":
+    false`` (entries that ended on an ``exit_on`` goal do not count: a trigger's cancelled
+    firings)."""
     if value in ("never", "after_exit"):
         return value
-    if isinstance(value, Mapping) and set(value) == {"after_days"}:
+    if isinstance(value, Mapping) and set(value) in ({"after_days"}, {"after_days", "count_exits"}):
         days = value["after_days"]
-        if _number(days) and 0 <= days <= 36_600:
-            return {"after_days": days}
+        counts = value.get("count_exits", True)
+        if _number(days) and 0 <= days <= 36_600 and isinstance(counts, bool):
+            return {"after_days": days} if counts else {"after_days": days, "count_exits": False}
     raise invalid("re_entry", 'must be "never", "after_exit" or {"after_days": N}')
 
 

@@ -61,7 +61,7 @@ def write(
     )
     if not session.scalar(select(exists().where(unsent))):
         return 0
-    run = _run(session, campaign.id, now)
+    run = run_at(session, campaign.id, now)
     offset = run.batches_total
     variants = [v.id for v in campaign.variants]
     variant: Any = (
@@ -144,8 +144,8 @@ def write(
     return written
 
 
-def _run(session: Session, campaign_id: int, now: datetime) -> Run:
-    """This tick's run of the step's campaign."""
+def run_at(session: Session, campaign_id: int, now: datetime) -> Run:
+    """The step's campaign's run of the moment ``now`` (this tick's), created on first use."""
     found = session.scalar(select(Run).where(Run.campaign_id == campaign_id, Run.due_at == now))
     if found is not None:
         return found

@@ -6,7 +6,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from herald.core import clock
@@ -27,6 +36,14 @@ class Journey(Base):
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
     activated_at: Mapped[datetime | None]
+    # set for a trigger's journey (contract section 10): kept out of the journey lists, edited
+    # through /triggers only
+    trigger_id: Mapped[int | None] = mapped_column(
+        ForeignKey("triggers.id", ondelete="CASCADE"), unique=True
+    )
+    # a segment entry's watermark: since when joiners of the segment enter (NULL: the tick takes
+    # who is in it now as the starting point, entering none of them)
+    segment_watched_at: Mapped[datetime | None]
 
 
 class JourneyEntry(Base):
@@ -39,6 +56,16 @@ class JourneyEntry(Base):
         Index("ix_journey_entries_due", "journey_id", "state", "step", "wake_at"),
         Index("ix_journey_entries_contact", "contact_id", "state"),
         UniqueConstraint("journey_id", "contact_id", "occasion"),
+        # a member is in a journey at most once at a time: two concurrent identical entry
+        # events race to this index, and the second INSERT does nothing (ON CONFLICT)
+        Index(
+            "uq_journey_entries_active_member",
+            "journey_id",
+            "contact_id",
+            unique=True,
+            postgresql_where=text("state = 'active'"),
+            sqlite_where=text("state = 'active'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -75,3 +102,35 @@ class JourneyVisit(Base):
     # the ledger row of a message step; NULL for other steps and for holdout members
     delivery_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     outcome: Mapped[str | None] = mapped_column(String(16))  # held, timeout, event
+
+
+class JourneySegmentMember(Base):
+    """Who was in a segment-entry journey's segment when the tick last looked (taken without
+    entering anyone at activation): members the segment has now and this table has not are the
+    ones who joined since, and only they enter."""
+
+    __tablename__ = "journey_segment_members"
+
+    journey_id: Mapped[int] = mapped_column(
+        ForeignKey("journeys.id", ondelete="CASCADE"), primary_key=True
+    )
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    # the tick that saw them join (they enter in it); NULL for the starting point
+    joined_at: Mapped[datetime | None]
+
+
+class JourneySignal(Base):
+    """An event a member's entry listens for (``exit_on``, ``wait_for``) that arrived while the
+    tick was moving that entry: the webhook leaves it here instead of waiting for the tick's row
+    lock, and the tick applies it before it commits (or the next tick does)."""
+
+    __tablename__ = "journey_signals"
+    __table_args__ = (Index("ix_journey_signals_journey", "journey_id", "event_type"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    journey_id: Mapped[int] = mapped_column(ForeignKey("journeys.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    event_type: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime] = mapped_column(default=clock.now)

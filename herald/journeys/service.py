@@ -19,7 +19,7 @@ from herald.campaigns import service
 from herald.campaigns.models import Campaign, Variant
 from herald.core import clock
 from herald.core.errors import Conflict, NotFound, ValidationError
-from herald.journeys import graph
+from herald.journeys import graph, segment_entry
 from herald.journeys.models import Journey, JourneyEntry
 
 
@@ -81,6 +81,8 @@ def update(session: Session, journey: Journey, changes: Any, zone: ZoneInfo) -> 
         raise graph.invalid(
             f"steps.{lost[0]}", f"step {lost[0]!r}: members are at this step; keep it"
         )
+    if definition["entry"] != journey.definition.get("entry"):
+        segment_entry.forget(session, journey)  # a new segment is watched from its members now
     journey.name = definition["name"]
     journey.definition = definition
     journey.step_campaigns = _sync_campaigns(session, journey, definition, zone)
@@ -167,6 +169,7 @@ def _set_status(session: Session, journey: Journey, status: str) -> Journey:
 def get(session: Session, journey_id: int) -> Journey:
     """The journey, or a 404."""
     journey = session.get(Journey, journey_id)
-    if journey is None:
+    # a trigger's journey is read and changed through /triggers
+    if journey is None or journey.trigger_id is not None:
         raise NotFound(f"journey {journey_id} does not exist")
     return journey

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, true
 from sqlalchemy.orm import Session
 
 from herald.abtest.lift import newcombe_difference
@@ -74,23 +74,20 @@ def _group(values: tuple[int, int, float]) -> dict[str, Any]:
 
 
 def _conversions(
-    session: Session, journey_id: int, now: datetime
+    session: Session, journey_id: int, now: datetime, entered: Any = None
 ) -> dict[bool, tuple[int, int, float]]:
-    """Per holdout flag: entries, entries with an order in their window, and those orders'
-    revenue."""
+    """Per holdout flag: entries (those ``entered`` selects, else all), entries with an order in
+    their window, and those orders' revenue."""
     converted: dict[bool, set[int]] = {False: set(), True: set()}
     revenue: dict[bool, Decimal] = {False: Decimal(0), True: Decimal(0)}
+    mine = and_(E.journey_id == journey_id, true() if entered is None else entered)
     ends = dict(
-        session.execute(
-            select(E.id, E.finished_at).where(
-                E.journey_id == journey_id, E.finished_at.is_not(None)
-            )
-        ).all()
+        session.execute(select(E.id, E.finished_at).where(mine, E.finished_at.is_not(None))).all()
     )
     rows = session.execute(
         select(E.id, E.holdout, Event.occurred_at, Event.data)
         .join(Event, and_(Event.contact_id == E.contact_id, Event.type == "order.placed"))
-        .where(E.journey_id == journey_id, Event.occurred_at >= E.entered_at)
+        .where(mine, Event.occurred_at >= E.entered_at)
     ).all()
     for entry_id, holdout, at, data in rows:
         end = ends.get(entry_id) or now
@@ -99,9 +96,7 @@ def _conversions(
         converted[holdout].add(entry_id)
         revenue[holdout] += Decimal(str((data or {}).get("total", 0) or 0))
     sizes = dict(
-        session.execute(
-            select(E.holdout, func.count()).where(E.journey_id == journey_id).group_by(E.holdout)
-        ).all()
+        session.execute(select(E.holdout, func.count()).where(mine).group_by(E.holdout)).all()
     )
     return {
         flag: (sizes.get(flag, 0), len(converted[flag]), float(revenue[flag]))
@@ -149,3 +144,48 @@ def step_stats(session: Session, journey: Journey) -> dict[str, Any]:
             item.update(total)
         out[sid] = item
     return out
+
+
+def week_summary(
+    session: Session, journey: Journey, start: datetime, end: datetime, now: datetime | None = None
+) -> dict[str, Any]:
+    """What the journey did with the members who entered between ``start`` and ``end`` (the
+    weekly report's row): entered (holdout included), completed and exited (as of now), the
+    entrants' conversions and revenue, the holdout's, the lift of the conversion rate with its
+    Newcombe interval, and the campaign metrics of its messages sent in those days."""
+    now = now or clock.now()
+    week = and_(E.entered_at >= start, E.entered_at < end)
+    states = dict(
+        session.execute(
+            select(E.state, func.count()).where(E.journey_id == journey.id, week).group_by(E.state)
+        ).all()
+    )
+    groups = _conversions(session, journey.id, now, week)
+    treated, held = groups[False], groups[True]
+    estimate, interval = newcombe_difference(treated[1], treated[0], held[1], held[0])
+    campaigns = list((journey.step_campaigns or {}).values())
+    run_ids = list(
+        session.scalars(
+            select(Run.id).where(
+                Run.campaign_id.in_(campaigns), Run.started_at >= start, Run.started_at < end
+            )
+        )
+    )
+    messages, _ = metrics.runs_stats(session, run_ids)
+    entrants = _group(treated)
+    return {
+        "id": journey.id,
+        "name": journey.name,
+        "status": journey.status,
+        "entered": sum(states.values()),
+        "active": states.get("active", 0),
+        "completed": states.get("completed", 0),
+        "exited": states.get("exited", 0),
+        "conversions": entrants["conversions"],
+        "revenue": entrants["revenue"],
+        "conversion_rate": entrants["conversion_rate"],
+        "entrants": entrants,
+        "holdout": _group(held),
+        "lift": {"conversion_rate": round(estimate, 6), "ci": [round(x, 6) for x in interval]},
+        "messages": messages,
+    }

@@ -73,6 +73,7 @@ def _context(report: dict[str, Any], images: dict[str, str] | None = None) -> di
         "kpis": kpis,
         "columns": present.COLUMNS,
         "value": present.value,
+        "lift_text": present.lift_text,
         "delta_text": lambda key, change: present.delta(key, change) or "±0",
         "period": f"{start:%a %d %b} – {datetime.fromordinal(last_day):%a %d %b %Y}",
         "images": images or {},

@@ -19,6 +19,19 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("revenue", "Revenue"),
     ("unsubscribes", "Unsubs"),
 )
+JOURNEY_FIELDS = (
+    "entered",
+    "completed",
+    "exited",
+    "entrant_conversions",
+    "entrant_revenue",
+    "holdout_members",
+    "holdout_conversions",
+    "holdout_revenue",
+    "lift_conversion_rate",
+    "lift_ci_low",
+    "lift_ci_high",
+)
 CSV_FIELDS = (
     "id",
     "name",
@@ -29,7 +42,10 @@ CSV_FIELDS = (
     "revenue",
     *metrics.RATES,
     *metrics.MONEY,
+    # journeys' rows only (kind "journey"; their metric columns are those of their messages)
+    *JOURNEY_FIELDS,
 )
+METRIC_FIELDS = CSV_FIELDS[5 : -len(JOURNEY_FIELDS)]
 
 
 def value(name: str, number: float) -> str:
@@ -106,7 +122,45 @@ def to_csv(report: dict[str, Any]) -> str:
                 "kind": campaign["kind"],
                 "channel": campaign.get("channel", ""),
                 "runs": campaign.get("runs", ""),
-                **{key: campaign["metrics"][key] for key in CSV_FIELDS[5:]},
+                **{key: campaign["metrics"][key] for key in METRIC_FIELDS},
+            }
+        )
+    for journey in report.get("journeys", []):
+        writer.writerow(
+            {
+                "id": journey["id"],
+                "name": journey["name"],
+                "kind": "journey",
+                **{key: journey["messages"][key] for key in METRIC_FIELDS},
+                **journey_cells(journey),
             }
         )
     return buffer.getvalue()
+
+
+def journey_cells(journey: dict[str, Any]) -> dict[str, Any]:
+    """A journey's own numbers, as the CSV names them."""
+    low, high = journey["lift"]["ci"]
+    return {
+        "entered": journey["entered"],
+        "completed": journey["completed"],
+        "exited": journey["exited"],
+        "entrant_conversions": journey["conversions"],
+        "entrant_revenue": journey["revenue"],
+        "holdout_members": journey["holdout"]["members"],
+        "holdout_conversions": journey["holdout"]["conversions"],
+        "holdout_revenue": journey["holdout"]["revenue"],
+        "lift_conversion_rate": journey["lift"]["conversion_rate"],
+        "lift_ci_low": low,
+        "lift_ci_high": high,
+    }
+
+
+def lift_text(journey: dict[str, Any]) -> str:
+    """The lift as a marketer reads it: ``+2.4 pts (−0.8 to +5.6)``, or a dash without a
+    holdout to compare with."""
+    if not journey["holdout"]["members"]:
+        return "no holdout"
+    low, high = journey["lift"]["ci"]
+    estimate = journey["lift"]["conversion_rate"]
+    return f"{estimate * 100:+.1f} pts ({low * 100:+.1f} to {high * 100:+.1f})"

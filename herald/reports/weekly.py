@@ -26,6 +26,8 @@ from herald.campaigns.metrics import remaining
 from herald.campaigns.models import Campaign, Run, Variant
 from herald.core import clock
 from herald.core.errors import ValidationError
+from herald.journeys.models import Journey
+from herald.journeys.stats import week_summary
 
 WEEK_PATTERN = re.compile(r"^(\d{4})-W(\d{2})$")
 TOP_LINKS = 10
@@ -194,11 +196,32 @@ def _ab_test(
     }
 
 
+def journey_rows(session: Session, week: Week) -> list[dict[str, Any]]:
+    """Each journey (not the triggers', reported as triggers) that was active or had members
+    entering or messages going out in the week: entered, completed, conversions, revenue and
+    the lift against its holdout with the interval, for the members who entered that week."""
+    journeys = session.scalars(
+        select(Journey)
+        .where(
+            Journey.trigger_id.is_(None),
+            Journey.activated_at.is_not(None),
+            Journey.activated_at < week.end,
+        )
+        .order_by(Journey.id)
+    ).all()
+    out = []
+    for journey in journeys:
+        row = week_summary(session, journey, week.start, week.end)
+        if row["entered"] or row["messages"]["recipients"] or journey.status == "active":
+            out.append(row)
+    return out
+
+
 def build_weekly_report(session: Session, week: Week) -> dict[str, Any]:
     """The report as the API answers it: ``{week, from, to, totals, previous_totals, campaigns,
     ab_tests, top_links}`` (plus ``timezone``, ``totals_change`` and the comparison with the same
     week a year before: ``year_ago_week``, ``year_ago_totals``, ``totals_change_year`` and each
-    campaign's ``change_year``, null without data)."""
+    campaign's ``change_year``, null without data; and ``journeys``, see :func:`journey_rows`)."""
     previous_week = week.previous()
     year_week = week.year_before()
     runs = _runs_by_campaign(session, week)
@@ -253,4 +276,5 @@ def build_weekly_report(session: Session, week: Week) -> dict[str, Any]:
         "campaigns": campaigns,
         "ab_tests": ab_tests,
         "top_links": top_links(session, week),
+        "journeys": journey_rows(session, week),
     }

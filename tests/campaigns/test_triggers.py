@@ -234,8 +234,8 @@ def test_transactional_triggers_pass_the_frequency_cap(client, auth, db, setting
     ],
 )
 def test_bad_triggers_are_a_422_naming_the_field(client, auth, db, change, field):
-    from herald.campaigns import triggers
     from herald.core.errors import ValidationError
+    from herald.journeys import triggers
 
     # NaN and infinity cannot travel in JSON: the service is checked directly as well
     with db.session() as session:

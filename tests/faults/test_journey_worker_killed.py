@@ -16,8 +16,9 @@ from sqlalchemy import func, select
 
 from herald.audiences.models import Segment
 from herald.campaigns.models import Delivery
+from herald.core import clock
 from herald.core.db import Database
-from herald.journeys import service
+from herald.journeys import segment_entry, service
 from herald.journeys.models import JourneyEntry, JourneyVisit
 from tests.conftest import REDIS_URL, SmtpRecorder, free_port, truncate_all
 from tests.workers.support import kill_hard, seed_members, start_worker, stop, wait_for, worker_env
@@ -41,7 +42,6 @@ def test_a_killed_worker_mid_step_loses_no_member_and_sends_each_once(pg_url, tm
 
     db = Database(pg_url)
     truncate_all(db)
-    seed_members(db, MEMBERS)
     with db.session() as session:
         segment = Segment(name="Everyone", rules={"field": "email", "op": "is_set"})
         session.add(segment)
@@ -65,7 +65,11 @@ def test_a_killed_worker_mid_step_loses_no_member_and_sends_each_once(pg_url, tm
             ZoneInfo("UTC"),
         )
         service.activate(session, journey)
+        # a segment entry takes members who join after it starts watching: it looks at the
+        # (empty) segment first, then the 5,000 members arrive
+        segment_entry.joiners(session, journey, clock.now(), ZoneInfo("UTC"))
         journey_id = journey.id
+    seed_members(db, MEMBERS)
 
     recorder = SlowRecorder()
     port = free_port()

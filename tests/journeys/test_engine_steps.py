@@ -7,7 +7,7 @@ import email
 from datetime import timedelta
 from email.utils import parseaddr
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from herald.audiences.models import Consent, Contact, Segment
 from herald.core import clock
@@ -72,7 +72,7 @@ def test_a_weighted_split_over_a_segment_entry(client, auth, db, settings, smtp_
     with db.session() as session:
         session.execute(
             insert(Contact),
-            [{"email": f"s{i}@example.com", "tier": "gold", "attributes": {}} for i in range(200)],
+            [{"email": f"s{i}@example.com", "tier": "new", "attributes": {}} for i in range(200)],
         )
         ids = session.scalars(select(Contact.id)).all()
         session.execute(
@@ -97,6 +97,10 @@ def test_a_weighted_split_over_a_segment_entry(client, auth, db, settings, smtp_
         ],
     }
     journey = _activate(client, auth, body)
+    run(db, settings)  # the journey starts watching the segment: nobody is in it yet
+    with db.session() as session:
+        session.execute(update(Contact).values(tier="gold"))  # all 200 join it
+        session.commit()
     run(db, settings)
     run(db, settings)  # members already in do not enter again
     subjects = [email.message_from_bytes(m.data)["Subject"] for m in recorder.messages]

@@ -80,6 +80,8 @@ def test_a_branch_on_a_step_not_earlier_on_every_path_is_named():
     [
         ({"holdout": 1}, "holdout"),
         ({"re_entry": "sometimes"}, "re_entry"),
+        ({"re_entry": {"after_days": 3, "count_exits": "no"}}, "re_entry"),
+        ({"re_entry": {"after_days": 3, "colour": False}}, "re_entry"),
         ({"exit_on": ["order.cancelled"]}, "exit_on"),
         ({"entry": {"event": "signup"}}, "entry.event"),
         ({"entry": {"date_field": "birthday", "time": "25:00"}}, "entry.time"),
@@ -89,6 +91,14 @@ def test_a_branch_on_a_step_not_earlier_on_every_path_is_named():
 )
 def test_bad_fields_are_named(change, field):  # type: ignore[no-untyped-def]
     assert field in _problem(welcome(**change)).fields
+
+
+def test_re_entry_after_days_may_leave_goal_exits_uncounted():
+    assert graph.check(welcome(re_entry={"after_days": 3}))["re_entry"] == {"after_days": 3}
+    kept = graph.check(welcome(re_entry={"after_days": 3, "count_exits": False}))
+    assert kept["re_entry"] == {"after_days": 3, "count_exits": False}
+    plain = graph.check(welcome(re_entry={"after_days": 3, "count_exits": True}))
+    assert plain["re_entry"] == {"after_days": 3}
 
 
 def test_step_fields_name_the_step():

@@ -24,6 +24,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from herald.campaigns import dispatch
 from herald.core.db import Database
 from herald.core.settings import Settings
+from herald.journeys import engine as journeys
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -75,6 +76,7 @@ def sending(db: Database, settings: Settings, pause: float = 0.0) -> Iterator[No
     def loop() -> None:
         while not stop.is_set():
             try:
+                journeys.tick(db, settings)
                 with db.session() as session:
                     ids = dispatch.start_due_runs(session, settings)
                 with db.session() as session:

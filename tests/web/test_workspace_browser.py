@@ -22,10 +22,11 @@ from standardwebhooks import Webhook
 
 from herald.audiences import contacts, lists, suppression
 from herald.audiences.models import Contact
-from herald.campaigns import service, triggers
+from herald.campaigns import service
 from herald.campaigns.models import Campaign
 from herald.core.accounts import create_user
 from herald.core.settings import Settings
+from herald.journeys import triggers
 from tests.conftest import make_settings
 from tests.helpers import drain
 from tests.web.screenshots import (

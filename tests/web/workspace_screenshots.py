@@ -113,12 +113,13 @@ def _engage(db, campaign_id: int) -> int:  # type: ignore[no-untyped-def]
 
 def take_workspace_screenshots(out: Path = SCREENSHOTS) -> list[Path]:
     """Build a demo instance, send an A/B campaign, add engagement and photograph three pages."""
-    from herald.campaigns import service, triggers
+    from herald.campaigns import service
     from herald.channels import sink
     from herald.core.accounts import create_user
     from herald.core.db import Database
     from herald.core.migrate import upgrade
     from herald.demo import load_demo
+    from herald.journeys import triggers
     from herald.web.app import create_app
     from tests.conftest import make_settings
     from tests.helpers import drain

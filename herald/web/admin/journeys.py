@@ -85,6 +85,13 @@ def _ids_in(rest: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
 
 
+def _shown(journey: Journey | None) -> Journey:
+    """A journey of the journeys pages; a trigger's journey is edited as a trigger."""
+    if journey is None or journey.trigger_id is not None:
+        abort(404)
+    return journey
+
+
 class JourneyView(Protected, BaseView):
     """``/admin/journeys/``: list, builder, a journey's page, activate and pause."""
 
@@ -93,7 +100,14 @@ class JourneyView(Protected, BaseView):
     @expose("/")
     def index(self) -> Any:
         session = deps.session()
-        journeys = list(session.scalars(select(Journey).order_by(Journey.id.desc()).limit(200)))
+        journeys = list(
+            session.scalars(
+                select(Journey)
+                .where(Journey.trigger_id.is_(None))
+                .order_by(Journey.id.desc())
+                .limit(200)
+            )
+        )
         counts = dict(
             session.execute(
                 select(JourneyEntry.journey_id, func.count()).group_by(JourneyEntry.journey_id)
@@ -152,7 +166,7 @@ class JourneyView(Protected, BaseView):
     @expose("/<int:journey_id>/edit", methods=("GET", "POST"))
     def edit(self, journey_id: int) -> Any:
         session = deps.session()
-        journey = session.get(Journey, journey_id) or abort(404)
+        journey = _shown(session.get(Journey, journey_id))
         if request.method == "GET":
             text = json.dumps(journey.definition, indent=2, ensure_ascii=False)
             return self._builder(text, journey)
@@ -186,7 +200,7 @@ class JourneyView(Protected, BaseView):
     @expose("/<int:journey_id>/")
     def detail(self, journey_id: int) -> Any:
         session = deps.session()
-        journey = session.get(Journey, journey_id) or abort(404)
+        journey = _shown(session.get(Journey, journey_id))
         stats = journey_stats(session, journey)
         samples: dict[str, list[str]] = {}
         for step in journey.definition["steps"]:
@@ -222,7 +236,7 @@ class JourneyView(Protected, BaseView):
 
     def _switch(self, journey_id: int, action: Any, word: str) -> Any:
         session = deps.session()
-        journey = session.get(Journey, journey_id) or abort(404)
+        journey = _shown(session.get(Journey, journey_id))
         try:
             action(session, journey)
             session.commit()

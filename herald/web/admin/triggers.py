@@ -17,9 +17,10 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from herald.campaigns import metrics, results, trigger_edit, triggers
+from herald.campaigns import metrics, results
 from herald.campaigns.models import Trigger
 from herald.core.errors import ValidationError
+from herald.journeys import triggers
 from herald.web import deps
 from herald.web.admin.audiences import parse_rules
 from herald.web.admin.auth import Protected, require_write
@@ -200,7 +201,7 @@ class TriggerView(Protected, BaseView):
         elif form.validate():
             session = deps.session()
             try:
-                trigger_edit.update_trigger(session, trigger, form.payload())
+                triggers.update_trigger(session, trigger, form.payload())
                 session.commit()
             except ValidationError as exc:
                 session.rollback()

@@ -24,7 +24,10 @@ JOURNEY_IN = {
         "name": {"type": "string"},
         "entry": {"type": "object", "description": "event + filter, segment_id or date_field"},
         "exit_on": {"type": "array", "items": {"type": "string"}},
-        "re_entry": {"description": '"never", "after_exit" or {"after_days": N}'},
+        "re_entry": {
+            "description": '"never", "after_exit" or {"after_days": N} (with "count_exits": '
+            "false, entries that ended on an exit_on goal do not count)"
+        },
         "holdout": {"type": "number", "minimum": 0, "maximum": 1},
         "steps": {"type": "array", "items": {"type": "object"}, "minItems": 1},
     },
@@ -98,7 +101,12 @@ def _cursor() -> int | None:
 @operation("GET", "/journeys", "List journeys, newest first", response_schema=PAGE)
 def list_journeys() -> Any:
     limit, before = _limit(), _cursor()
-    query = select(Journey).order_by(Journey.id.desc()).limit(limit + 1)
+    query = (
+        select(Journey)
+        .where(Journey.trigger_id.is_(None))
+        .order_by(Journey.id.desc())
+        .limit(limit + 1)
+    )
     if before is not None:
         query = query.where(Journey.id < before)
     found = list(deps.session().scalars(query))

@@ -60,6 +60,36 @@ WEEKLY_REPORT = {
             },
         },
         "ab_tests": {"type": "array", "items": {"type": "object"}},
+        "journeys": {
+            "type": "array",
+            "description": "journeys (not the triggers') active or busy in the week; numbers are "
+            "for the members who entered that week",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "integer"},
+                    "name": {"type": "string"},
+                    "status": {"type": "string"},
+                    "entered": {"type": "integer"},
+                    "active": {"type": "integer"},
+                    "completed": {"type": "integer"},
+                    "exited": {"type": "integer"},
+                    "conversions": {"type": "integer"},
+                    "revenue": {"type": "number"},
+                    "conversion_rate": {"type": "number"},
+                    "entrants": {"type": "object"},
+                    "holdout": {"type": "object"},
+                    "lift": {
+                        "type": "object",
+                        "properties": {
+                            "conversion_rate": {"type": "number"},
+                            "ci": {"type": "array", "items": {"type": "number"}},
+                        },
+                    },
+                    "messages": METRICS,
+                },
+            },
+        },
         "top_links": {
             "type": "array",
             "items": {

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from herald.campaigns import metrics, triggers
+from herald.campaigns import metrics
 from herald.campaigns.models import Trigger
 from herald.core.errors import ValidationError
+from herald.journeys import triggers
 from herald.web import deps
 from herald.web.api import json_body, operation
 from herald.web.api.schemas import STATS, VARIANT
