@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql
 import herald.core.db
 
 revision = "0003_journeys_more"
-down_revision = "0002_journeys"
+down_revision = "0003_sendtime"
 branch_labels = None
 depends_on = None
 
