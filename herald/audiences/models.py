@@ -14,12 +14,13 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    SmallInteger,
     String,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from herald.core import clock, tiers
+from herald.core import clock, codes, tiers
 from herald.core.db import Base
 
 TIERS = tiers.TIERS
@@ -37,6 +38,7 @@ class Contact(Base):
         Index("ix_contacts_tier_points", "tier", "points"),
         Index("ix_contacts_last_order_at", "last_order_at"),
         Index("ix_contacts_birthday", "birthday"),
+        Index("ix_contacts_referral_code", "referral_code", unique=True),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -57,6 +59,19 @@ class Contact(Base):
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
     erased_at: Mapped[datetime | None]
+    # behaviour (herald.audiences.rfm, .points, .referrals): scores and the favourite category
+    # are recomputed by a periodic task; points expiry follows the member's points lots
+    rfm_recency: Mapped[int | None] = mapped_column(SmallInteger)
+    rfm_frequency: Mapped[int | None] = mapped_column(SmallInteger)
+    rfm_monetary: Mapped[int | None] = mapped_column(SmallInteger)
+    rfm_group: Mapped[str | None] = mapped_column(String(16), index=True)
+    favourite_category: Mapped[str | None] = mapped_column(String(255))
+    points_expiring: Mapped[int | None] = mapped_column(Integer)
+    points_expire_at: Mapped[date | None] = mapped_column(index=True)
+    referral_code: Mapped[str | None] = mapped_column(String(16), default=codes.referral_code)
+    # the referrer's id; no foreign key: members are erased, never deleted, and SQLite cannot
+    # add one to an existing table without rebuilding it
+    referred_by_id: Mapped[int | None] = mapped_column(Integer)
 
     consents: Mapped[list[Consent]] = relationship(
         back_populates="contact", cascade="all, delete-orphan", lazy="selectin"
@@ -131,6 +146,48 @@ class Event(Base):
     occurred_at: Mapped[datetime] = mapped_column(default=clock.now)
     machine: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class OrderItem(Base):
+    """One line of an ``order.placed``, kept queryable for the order-content conditions of
+    segment rules (sku, category, spend)."""
+
+    __tablename__ = "order_items"
+    __table_args__ = (
+        UniqueConstraint("event_id", "line"),
+        Index("ix_order_items_contact_at", "contact_id", "placed_at"),
+        Index("ix_order_items_sku", "sku", "placed_at", "contact_id"),
+        Index("ix_order_items_category", "category", "placed_at", "contact_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    event_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("events.id", ondelete="CASCADE")
+    )
+    line: Mapped[int] = mapped_column(Integer)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    order_id: Mapped[str] = mapped_column(String(255))
+    sku: Mapped[str | None] = mapped_column(String(255))
+    name: Mapped[str | None] = mapped_column(String(500))
+    category: Mapped[str | None] = mapped_column(String(255))
+    qty: Mapped[int] = mapped_column(Integer, default=1)
+    price: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=0)
+    placed_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class PointsLot(Base):
+    """Points that expire on a date, as the shop last told them (``points.changed`` with
+    ``expiring``); the member's ``points_expiring``/``points_expire_at`` follow the nearest."""
+
+    __tablename__ = "points_lots"
+    __table_args__ = (Index("ix_points_lots_expires_contact", "expires_at", "contact_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    points: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[date]
 
 
 class ContactList(Base):

@@ -1,0 +1,201 @@
+"""RFM scores, named groups and the favourite category (contract section 15), recomputed
+set-based over the whole member table by a periodic task (:func:`recompute`).
+
+Scores are quintiles over the live members who have ordered (members without an order have
+null): ``rfm.recency`` by ``last_order_at``, ``rfm.frequency`` by ``orders_count`` and
+``rfm.monetary`` by ``total_spent``, 5 being the most recent, most frequent and highest spend.
+A member's score is ``1 + floor(5 × (rank − 1) / n)`` where ``rank`` is the SQL ``RANK()`` of
+the value among the n buyers: NTILE(5) with ties kept together. Plain NTILE would split members
+with the same value (say the many one-order members) across quintiles by chance, so two
+identical members could get different scores; with RANK they share the lower one.
+
+Groups come from the scores through :func:`group_of`, a pure function; the SQL applies the
+same mapping as a CASE generated from it. The favourite category is the category with the most
+spend (qty × price over all order lines; ties by name), null without categorised lines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+GROUPS: tuple[str, ...] = (
+    "champions",
+    "loyal",
+    "potential",
+    "new",
+    "at_risk",
+    "cant_lose",
+    "hibernating",
+    "lost",
+)
+GROUP_LABELS = {
+    "champions": "Champions",
+    "loyal": "Loyal",
+    "potential": "Potential loyalists",
+    "new": "New customers",
+    "at_risk": "At risk",
+    "cant_lose": "Can't lose them",
+    "hibernating": "Hibernating",
+    "lost": "Lost",
+}
+SCORES = (1, 2, 3, 4, 5)
+
+
+def group_of(recency: int, frequency: int, monetary: int) -> str:
+    """The named group of one member's scores (each 1–5). With ``value`` = the rounded-up mean
+    of frequency and monetary, first match wins:
+
+    - champions: recency ≥ 4 and value ≥ 4 (bought lately, buy often, spend much)
+    - new: recency ≥ 4 and frequency 1 (a recent first order)
+    - loyal: recency ≥ 3 and value ≥ 3
+    - potential: recency ≥ 3 (recent, not yet frequent or big)
+    - cant_lose: recency ≤ 2 and value ≥ 4 (were among the best, gone quiet)
+    - at_risk: recency ≤ 2 and value 3
+    - hibernating: recency 2 (value ≤ 2)
+    - lost: recency 1 (value ≤ 2)
+    """
+    value = (frequency + monetary + 1) // 2
+    if recency >= 4 and value >= 4:
+        return "champions"
+    if recency >= 4 and frequency == 1:
+        return "new"
+    if recency >= 3 and value >= 3:
+        return "loyal"
+    if recency >= 3:
+        return "potential"
+    if value >= 4:
+        return "cant_lose"
+    if value == 3:
+        return "at_risk"
+    return "hibernating" if recency == 2 else "lost"
+
+
+def _group_case(r: str, f: str, m: str) -> str:
+    """``group_of`` as one SQL CASE over score columns (from the pure function's 125 answers)."""
+    keys: dict[str, list[int]] = {g: [] for g in GROUPS}
+    for rr in SCORES:
+        for ff in SCORES:
+            for mm in SCORES:
+                keys[group_of(rr, ff, mm)].append(rr * 100 + ff * 10 + mm)
+    key = f"({r} * 100 + {f} * 10 + {m})"
+    whens = " ".join(
+        f"WHEN {key} IN ({', '.join(map(str, k))}) THEN '{g}'" for g, k in keys.items() if k
+    )
+    return f"CASE {whens} END"
+
+
+def _score(rank: str) -> str:
+    return f"1 + (5 * ({rank} - 1)) / n"
+
+
+BUYERS = "erased_at IS NULL AND orders_count > 0 AND last_order_at IS NOT NULL"
+
+
+def _differs(dialect: str, pairs: list[tuple[str, str]]) -> str:
+    op = "IS DISTINCT FROM" if dialect == "postgresql" else "IS NOT"
+    return " OR ".join(f"{a} {op} {b}" for a, b in pairs)
+
+
+def score_statements(dialect: str) -> list[str]:
+    """The SQL of a recompute: scores and groups of buyers, nulls for the others, the favourite
+    category and its reset. Each statement touches only rows whose values change."""
+    scores = f"""
+WITH ranked AS (
+  SELECT id,
+         COUNT(*) OVER () AS n,
+         RANK() OVER (ORDER BY last_order_at) AS r_rank,
+         RANK() OVER (ORDER BY orders_count) AS f_rank,
+         RANK() OVER (ORDER BY total_spent) AS m_rank
+  FROM contacts WHERE {BUYERS}
+), scored AS (
+  SELECT id, {_score("r_rank")} AS r, {_score("f_rank")} AS f, {_score("m_rank")} AS m
+  FROM ranked
+), grouped AS (
+  SELECT id, r, f, m, {_group_case("r", "f", "m")} AS g FROM scored
+)
+UPDATE contacts SET rfm_recency = grouped.r, rfm_frequency = grouped.f,
+       rfm_monetary = grouped.m, rfm_group = grouped.g
+FROM grouped
+WHERE contacts.id = grouped.id AND ({
+        _differs(
+            dialect,
+            [
+                ("contacts.rfm_recency", "grouped.r"),
+                ("contacts.rfm_frequency", "grouped.f"),
+                ("contacts.rfm_monetary", "grouped.m"),
+                ("contacts.rfm_group", "grouped.g"),
+            ],
+        )
+    })"""
+    reset = f"""
+UPDATE contacts SET rfm_recency = NULL, rfm_frequency = NULL, rfm_monetary = NULL,
+       rfm_group = NULL
+WHERE (rfm_recency IS NOT NULL OR rfm_group IS NOT NULL) AND NOT ({BUYERS})"""
+    favourite = f"""
+WITH spend AS (
+  SELECT contact_id, category, SUM(qty * price) AS amount
+  FROM order_items WHERE contact_id IS NOT NULL AND category IS NOT NULL
+  GROUP BY contact_id, category
+), ranked AS (
+  SELECT contact_id, category,
+         ROW_NUMBER() OVER (PARTITION BY contact_id ORDER BY amount DESC, category) AS pos
+  FROM spend
+)
+UPDATE contacts SET favourite_category = ranked.category
+FROM ranked
+WHERE ranked.pos = 1 AND contacts.id = ranked.contact_id
+  AND ({_differs(dialect, [("contacts.favourite_category", "ranked.category")])})"""
+    unfavourite = """
+UPDATE contacts SET favourite_category = NULL
+WHERE favourite_category IS NOT NULL AND NOT EXISTS (
+  SELECT 1 FROM order_items i WHERE i.contact_id = contacts.id AND i.category IS NOT NULL)"""
+    return [scores, reset, favourite, unfavourite]
+
+
+@dataclass
+class Recomputed:
+    """How many member rows each part of a recompute changed."""
+
+    scored: int
+    cleared: int
+    favourites: int
+    unfavourites: int
+
+    def to_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+def recompute(session: Session) -> Recomputed:
+    """Recompute every member's RFM scores, group and favourite category in the caller's
+    transaction: four set-based statements, whatever the number of members."""
+    dialect = session.get_bind().dialect.name
+    counts = [session.execute(text(sql)).rowcount for sql in score_statements(dialect)]
+    return Recomputed(*(int(c or 0) for c in counts))
+
+
+def overview(session: Session) -> dict[str, Any]:
+    """Counts per group and the recency × frequency grid of the admin's RFM page."""
+    groups = dict.fromkeys(GROUPS, 0)
+    for name, count in session.execute(
+        text(
+            "SELECT rfm_group, COUNT(*) FROM contacts WHERE erased_at IS NULL"
+            " AND rfm_group IS NOT NULL GROUP BY rfm_group"
+        )
+    ):
+        groups[name] = int(count)
+    grid = {(r, f): 0 for r in SCORES for f in SCORES}
+    for r, f, count in session.execute(
+        text(
+            "SELECT rfm_recency, rfm_frequency, COUNT(*) FROM contacts WHERE erased_at IS NULL"
+            " AND rfm_recency IS NOT NULL GROUP BY rfm_recency, rfm_frequency"
+        )
+    ):
+        grid[(int(r), int(f))] = int(count)
+    unscored = session.execute(
+        text("SELECT COUNT(*) FROM contacts WHERE erased_at IS NULL AND rfm_recency IS NULL")
+    ).scalar_one()
+    return {"groups": groups, "grid": grid, "unscored": int(unscored)}
