@@ -103,23 +103,24 @@ def _differs(dialect: str, pairs: list[tuple[str, str]]) -> str:
 def score_statements(dialect: str) -> list[str]:
     """The SQL of a recompute: scores and groups of buyers, nulls for the others, the favourite
     category and its reset. Each statement touches only rows whose values change."""
+    # derived tables rather than WITH: SQLite reports no row count for a statement that
+    # starts with WITH
     scores = f"""
-WITH ranked AS (
-  SELECT id,
-         COUNT(*) OVER () AS n,
-         RANK() OVER (ORDER BY last_order_at) AS r_rank,
-         RANK() OVER (ORDER BY orders_count) AS f_rank,
-         RANK() OVER (ORDER BY total_spent) AS m_rank
-  FROM contacts WHERE {BUYERS}
-), scored AS (
-  SELECT id, {_score("r_rank")} AS r, {_score("f_rank")} AS f, {_score("m_rank")} AS m
-  FROM ranked
-), grouped AS (
-  SELECT id, r, f, m, {_group_case("r", "f", "m")} AS g FROM scored
-)
 UPDATE contacts SET rfm_recency = grouped.r, rfm_frequency = grouped.f,
        rfm_monetary = grouped.m, rfm_group = grouped.g
-FROM grouped
+FROM (
+  SELECT id, r, f, m, {_group_case("r", "f", "m")} AS g FROM (
+    SELECT id, {_score("r_rank")} AS r, {_score("f_rank")} AS f, {_score("m_rank")} AS m
+    FROM (
+      SELECT id,
+             COUNT(*) OVER () AS n,
+             RANK() OVER (ORDER BY last_order_at) AS r_rank,
+             RANK() OVER (ORDER BY orders_count) AS f_rank,
+             RANK() OVER (ORDER BY total_spent) AS m_rank
+      FROM contacts WHERE {BUYERS}
+    ) AS ranked
+  ) AS scored
+) AS grouped
 WHERE contacts.id = grouped.id AND ({
         _differs(
             dialect,
@@ -136,17 +137,16 @@ UPDATE contacts SET rfm_recency = NULL, rfm_frequency = NULL, rfm_monetary = NUL
        rfm_group = NULL
 WHERE (rfm_recency IS NOT NULL OR rfm_group IS NOT NULL) AND NOT ({BUYERS})"""
     favourite = f"""
-WITH spend AS (
-  SELECT contact_id, category, SUM(qty * price) AS amount
-  FROM order_items WHERE contact_id IS NOT NULL AND category IS NOT NULL
-  GROUP BY contact_id, category
-), ranked AS (
+UPDATE contacts SET favourite_category = ranked.category
+FROM (
   SELECT contact_id, category,
          ROW_NUMBER() OVER (PARTITION BY contact_id ORDER BY amount DESC, category) AS pos
-  FROM spend
-)
-UPDATE contacts SET favourite_category = ranked.category
-FROM ranked
+  FROM (
+    SELECT contact_id, category, SUM(qty * price) AS amount
+    FROM order_items WHERE contact_id IS NOT NULL AND category IS NOT NULL
+    GROUP BY contact_id, category
+  ) AS spend
+) AS ranked
 WHERE ranked.pos = 1 AND contacts.id = ranked.contact_id
   AND ({_differs(dialect, [("contacts.favourite_category", "ranked.category")])})"""
     unfavourite = """
