@@ -74,7 +74,7 @@ def group_of(recency: int, frequency: int, monetary: int) -> str:
     return "hibernating" if recency == 2 else "lost"
 
 
-def _group_case(r: str, f: str, m: str) -> str:
+def group_case(r: str, f: str, m: str) -> str:
     """``group_of`` as one SQL CASE over score columns (from the pure function's 125 answers)."""
     keys: dict[str, list[int]] = {g: [] for g in GROUPS}
     for rr in SCORES:
@@ -109,7 +109,7 @@ def score_statements(dialect: str) -> list[str]:
 UPDATE contacts SET rfm_recency = grouped.r, rfm_frequency = grouped.f,
        rfm_monetary = grouped.m, rfm_group = grouped.g
 FROM (
-  SELECT id, r, f, m, {_group_case("r", "f", "m")} AS g FROM (
+  SELECT id, r, f, m, {group_case("r", "f", "m")} AS g FROM (
     SELECT id, {_score("r_rank")} AS r, {_score("f_rank")} AS f, {_score("m_rank")} AS m
     FROM (
       SELECT id,

@@ -204,7 +204,8 @@ def test_rfm_scores_are_quintiles_ties_kept_together(db, members):  # type: igno
 def test_the_sql_groups_are_the_pure_functions(db):  # type: ignore[no-untyped-def]
     combos = [(r, f, m) for r in rfm.SCORES for f in rfm.SCORES for m in rfm.SCORES]
     values = ", ".join(f"({r}, {f}, {m})" for r, f, m in combos)
-    sql = f"WITH s(r, f, m) AS (VALUES {values}) SELECT r, f, m, {rfm._group_case('r', 'f', 'm')} FROM s"
+    case = rfm.group_case("r", "f", "m")
+    sql = f"WITH s(r, f, m) AS (VALUES {values}) SELECT r, f, m, {case} FROM s"
     with db.session() as session:
         got = {(r, f, m): g for r, f, m, g in session.execute(text(sql))}
     assert got == {c: rfm.group_of(*c) for c in combos}
