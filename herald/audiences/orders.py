@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from herald.audiences.models import Event, OrderItem
@@ -95,3 +95,15 @@ def store_items(
         ],
     )
     return len(rows)
+
+
+def recent_items(session: Session, contact_id: int, limit: int = 20) -> list[OrderItem]:
+    """The member's latest order lines, newest first (the admin's member page)."""
+    return list(
+        session.scalars(
+            select(OrderItem)
+            .where(OrderItem.contact_id == contact_id)
+            .order_by(OrderItem.placed_at.desc(), OrderItem.id)
+            .limit(limit)
+        )
+    )

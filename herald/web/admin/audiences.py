@@ -67,15 +67,18 @@ class ContactView(HeraldModelView):
         "points",
         "orders_count",
         "total_spent",
+        "rfm_group",
         "created_at",
     )
     column_default_sort = ("id", True)
     column_searchable_list = ("email", "first_name", "last_name", "external_id")
-    column_filters = ("tier", "points", "orders_count")
+    column_filters = ("tier", "points", "orders_count", "rfm_group", "favourite_category")
     column_labels = {
         "external_id": "External id",
         "orders_count": "Orders",
         "total_spent": "Spent",
+        "rfm_group": "RFM group",
+        "favourite_category": "Favourite category",
         "created_at": "Created",
     }
     column_formatters = {
