@@ -59,13 +59,8 @@ class Contact(Base):
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
     erased_at: Mapped[datetime | None]
-    # behaviour (herald.audiences.rfm, .points, .referrals): scores and the favourite category
-    # are recomputed by a periodic task; points expiry follows the member's points lots
-    rfm_recency: Mapped[int | None] = mapped_column(SmallInteger)
-    rfm_frequency: Mapped[int | None] = mapped_column(SmallInteger)
-    rfm_monetary: Mapped[int | None] = mapped_column(SmallInteger)
-    rfm_group: Mapped[str | None] = mapped_column(String(16), index=True)
-    favourite_category: Mapped[str | None] = mapped_column(String(255))
+    # behaviour (herald.audiences.points, .referrals): points expiry follows the member's
+    # points lots; RFM scores live in ContactScore (see there)
     points_expiring: Mapped[int | None] = mapped_column(Integer)
     points_expire_at: Mapped[date | None] = mapped_column(index=True)
     referral_code: Mapped[str | None] = mapped_column(String(16), default=codes.referral_code)
@@ -76,6 +71,32 @@ class Contact(Base):
     consents: Mapped[list[Consent]] = relationship(
         back_populates="contact", cascade="all, delete-orphan", lazy="selectin"
     )
+    scores: Mapped[ContactScore | None] = relationship(lazy="selectin", viewonly=True)
+
+    @property
+    def rfm_recency(self) -> int | None:
+        """RFM recency score 1-5 (null without orders)."""
+        return self.scores.rfm_recency if self.scores else None
+
+    @property
+    def rfm_frequency(self) -> int | None:
+        """RFM frequency score 1-5 (null without orders)."""
+        return self.scores.rfm_frequency if self.scores else None
+
+    @property
+    def rfm_monetary(self) -> int | None:
+        """RFM monetary score 1-5 (null without orders)."""
+        return self.scores.rfm_monetary if self.scores else None
+
+    @property
+    def rfm_group(self) -> str | None:
+        """The named RFM group (herald.audiences.rfm.group_of), null without orders."""
+        return self.scores.rfm_group if self.scores else None
+
+    @property
+    def favourite_category(self) -> str | None:
+        """The category with the most spend, null without categorised order lines."""
+        return self.scores.favourite_category if self.scores else None
 
     def consent_for(self, channel: str) -> bool:
         """True only when the member has granted consent on ``channel``."""
@@ -146,6 +167,24 @@ class Event(Base):
     occurred_at: Mapped[datetime] = mapped_column(default=clock.now)
     machine: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ContactScore(Base):
+    """What the periodic recompute derives about a member (herald.audiences.rfm): RFM scores,
+    group and favourite category. Its own narrow table, rebuilt with one INSERT … SELECT: a
+    million fresh rows here cost a fraction of updating a million wide, indexed contact rows.
+    Members without orders have no row."""
+
+    __tablename__ = "contact_scores"
+
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    rfm_recency: Mapped[int] = mapped_column(SmallInteger)
+    rfm_frequency: Mapped[int] = mapped_column(SmallInteger)
+    rfm_monetary: Mapped[int] = mapped_column(SmallInteger)
+    rfm_group: Mapped[str] = mapped_column(String(16))
+    favourite_category: Mapped[str | None] = mapped_column(String(255))
 
 
 class OrderItem(Base):

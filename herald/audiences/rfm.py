@@ -95,75 +95,50 @@ def _score(rank: str) -> str:
 BUYERS = "erased_at IS NULL AND orders_count > 0 AND last_order_at IS NOT NULL"
 
 
-def _differs(dialect: str, pairs: list[tuple[str, str]]) -> str:
-    op = "IS DISTINCT FROM" if dialect == "postgresql" else "IS NOT"
-    return " OR ".join(f"{a} {op} {b}" for a, b in pairs)
-
-
 def score_statements(dialect: str) -> list[str]:
-    """The SQL of a recompute: scores and groups of buyers, nulls for the others, the favourite
-    category and its reset. Each statement touches only rows whose values change."""
+    """The SQL of a recompute: empty ``contact_scores``, then one INSERT … SELECT of every
+    buyer's scores, group and favourite category. Readers keep seeing the old rows until the
+    caller commits (a DELETE, not a TRUNCATE, so no lock shuts them out meanwhile)."""
+    del dialect  # the same SQL runs on PostgreSQL and SQLite
+    clear = "DELETE FROM contact_scores"
     # derived tables rather than WITH: SQLite reports no row count for a statement that
     # starts with WITH
-    scores = f"""
-UPDATE contacts SET rfm_recency = grouped.r, rfm_frequency = grouped.f,
-       rfm_monetary = grouped.m, rfm_group = grouped.g
+    insert = f"""
+INSERT INTO contact_scores (contact_id, rfm_recency, rfm_frequency, rfm_monetary, rfm_group,
+                            favourite_category)
+SELECT scored.id, scored.r, scored.f, scored.m, {group_case("scored.r", "scored.f", "scored.m")},
+       favourite.category
 FROM (
-  SELECT id, r, f, m, {group_case("r", "f", "m")} AS g FROM (
-    SELECT id, {_score("r_rank")} AS r, {_score("f_rank")} AS f, {_score("m_rank")} AS m
-    FROM (
-      SELECT id,
-             COUNT(*) OVER () AS n,
-             RANK() OVER (ORDER BY last_order_at) AS r_rank,
-             RANK() OVER (ORDER BY orders_count) AS f_rank,
-             RANK() OVER (ORDER BY total_spent) AS m_rank
-      FROM contacts WHERE {BUYERS}
-    ) AS ranked
-  ) AS scored
-) AS grouped
-WHERE contacts.id = grouped.id AND ({
-        _differs(
-            dialect,
-            [
-                ("contacts.rfm_recency", "grouped.r"),
-                ("contacts.rfm_frequency", "grouped.f"),
-                ("contacts.rfm_monetary", "grouped.m"),
-                ("contacts.rfm_group", "grouped.g"),
-            ],
-        )
-    })"""
-    reset = f"""
-UPDATE contacts SET rfm_recency = NULL, rfm_frequency = NULL, rfm_monetary = NULL,
-       rfm_group = NULL
-WHERE (rfm_recency IS NOT NULL OR rfm_group IS NOT NULL) AND NOT ({BUYERS})"""
-    favourite = f"""
-UPDATE contacts SET favourite_category = ranked.category
-FROM (
-  SELECT contact_id, category,
-         ROW_NUMBER() OVER (PARTITION BY contact_id ORDER BY amount DESC, category) AS pos
+  SELECT id, {_score("r_rank")} AS r, {_score("f_rank")} AS f, {_score("m_rank")} AS m
   FROM (
-    SELECT contact_id, category, SUM(qty * price) AS amount
-    FROM order_items WHERE contact_id IS NOT NULL AND category IS NOT NULL
-    GROUP BY contact_id, category
-  ) AS spend
-) AS ranked
-WHERE ranked.pos = 1 AND contacts.id = ranked.contact_id
-  AND ({_differs(dialect, [("contacts.favourite_category", "ranked.category")])})"""
-    unfavourite = """
-UPDATE contacts SET favourite_category = NULL
-WHERE favourite_category IS NOT NULL AND NOT EXISTS (
-  SELECT 1 FROM order_items i WHERE i.contact_id = contacts.id AND i.category IS NOT NULL)"""
-    return [scores, reset, favourite, unfavourite]
+    SELECT id,
+           COUNT(*) OVER () AS n,
+           RANK() OVER (ORDER BY last_order_at) AS r_rank,
+           RANK() OVER (ORDER BY orders_count) AS f_rank,
+           RANK() OVER (ORDER BY total_spent) AS m_rank
+    FROM contacts WHERE {BUYERS}
+  ) AS ranked
+) AS scored
+LEFT JOIN (
+  SELECT contact_id, category FROM (
+    SELECT contact_id, category,
+           ROW_NUMBER() OVER (PARTITION BY contact_id ORDER BY amount DESC, category) AS pos
+    FROM (
+      SELECT contact_id, category, SUM(qty * price) AS amount
+      FROM order_items WHERE contact_id IS NOT NULL AND category IS NOT NULL
+      GROUP BY contact_id, category
+    ) AS spend
+  ) AS ranked_categories WHERE pos = 1
+) AS favourite ON favourite.contact_id = scored.id"""
+    return [clear, insert]
 
 
 @dataclass
 class Recomputed:
-    """How many member rows each part of a recompute changed."""
+    """Rows a recompute removed (the previous scores) and wrote (one per buyer)."""
 
+    removed: int
     scored: int
-    cleared: int
-    favourites: int
-    unfavourites: int
 
     def to_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -171,31 +146,27 @@ class Recomputed:
 
 def recompute(session: Session) -> Recomputed:
     """Recompute every member's RFM scores, group and favourite category in the caller's
-    transaction: four set-based statements, whatever the number of members."""
+    transaction: two set-based statements, whatever the number of members."""
     dialect = session.get_bind().dialect.name
     counts = [session.execute(text(sql)).rowcount for sql in score_statements(dialect)]
+    session.expire_all()  # loaded members' scores are stale now
     return Recomputed(*(int(c or 0) for c in counts))
 
 
 def overview(session: Session) -> dict[str, Any]:
     """Counts per group and the recency × frequency grid of the admin's RFM page."""
+    live = "FROM contact_scores s JOIN contacts c ON c.id = s.contact_id WHERE c.erased_at IS NULL"
     groups = dict.fromkeys(GROUPS, 0)
     for name, count in session.execute(
-        text(
-            "SELECT rfm_group, COUNT(*) FROM contacts WHERE erased_at IS NULL"
-            " AND rfm_group IS NOT NULL GROUP BY rfm_group"
-        )
+        text(f"SELECT s.rfm_group, COUNT(*) {live} GROUP BY s.rfm_group")
     ):
         groups[name] = int(count)
     grid = {(r, f): 0 for r in SCORES for f in SCORES}
     for r, f, count in session.execute(
-        text(
-            "SELECT rfm_recency, rfm_frequency, COUNT(*) FROM contacts WHERE erased_at IS NULL"
-            " AND rfm_recency IS NOT NULL GROUP BY rfm_recency, rfm_frequency"
-        )
+        text(f"SELECT s.rfm_recency, s.rfm_frequency, COUNT(*) {live} GROUP BY 1, 2")
     ):
         grid[(int(r), int(f))] = int(count)
-    unscored = session.execute(
-        text("SELECT COUNT(*) FROM contacts WHERE erased_at IS NULL AND rfm_recency IS NULL")
+    members = session.execute(
+        text("SELECT COUNT(*) FROM contacts WHERE erased_at IS NULL")
     ).scalar_one()
-    return {"groups": groups, "grid": grid, "unscored": int(unscored)}
+    return {"groups": groups, "grid": grid, "unscored": int(members) - sum(groups.values())}

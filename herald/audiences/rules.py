@@ -64,7 +64,9 @@ FIELD_KINDS: dict[str, str] = {
     "points_expire_at": "day",
     "referral_code": "text",
 }
-# rule field -> Contact attribute, where the two differ
+# fields kept in contact_scores (rebuilt by the RFM task), and their column names
+SCORE_FIELDS = ("rfm.recency", "rfm.frequency", "rfm.monetary", "rfm.group", "favourite_category")
+# rule field -> column, where the two differ
 COLUMNS: dict[str, str] = {
     "rfm.recency": "rfm_recency",
     "rfm.frequency": "rfm_frequency",

@@ -31,7 +31,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from herald.audiences import rules as R
 from herald.audiences import segment_parts as P
 from herald.audiences.contacts import find_nul
-from herald.audiences.models import TIERS, Consent, Contact, Event, ListMember
+from herald.audiences.models import TIERS, Consent, Contact, ContactScore, Event, ListMember
 from herald.audiences.sqlfuncs import (
     ByteOrder,
 )
@@ -241,7 +241,10 @@ def _leaf(node: Mapping[str, Any], path: str, ctx: Context) -> Cond:
         raise R.invalid(f"{path}.op", f"operator {op!r} does not apply to {name}")
     if kind == "attribute":
         return P.attribute(str(name).removeprefix("attributes."), op, value, vpath)
-    column = getattr(Contact, R.COLUMNS.get(str(name), str(name)))
+    attr = R.COLUMNS.get(str(name), str(name))
+    if name in R.SCORE_FIELDS:
+        return _score(attr, kind, str(name), op, value, vpath, ctx)
+    column = getattr(Contact, attr)
     return _compare(column, kind, str(name), op, value, vpath, ctx)
 
 
@@ -280,6 +283,20 @@ def _compare(
         return P.text_match(column, op, v)
     ordered = ByteOrder(column) if kind == "text" and op in R.ORDER_OPS else column
     return P.binary(ordered, op, v)
+
+
+def _score(attr: str, kind: str, name: str, op: str, value: Any, vpath: str, ctx: Context) -> Cond:
+    """A condition on contact_scores as a semi-join (EXISTS), which PostgreSQL runs as one hash
+    join; members without a scores row match nothing but ``is_not_set`` (false and NULL
+    are alike here: ``not`` is compiled as IS NOT TRUE)."""
+    column = getattr(ContactScore, attr)
+    mine = ContactScore.contact_id == Contact.id
+    if op == "is_not_set":
+        return exists(select(ContactScore.contact_id).where(mine, column.is_not(None))).is_not(
+            true()
+        )
+    inner = _compare(column, kind, name, op, value, vpath, ctx)
+    return exists(select(ContactScore.contact_id).where(mine, inner))
 
 
 def _tier(column: Any, op: str, value: Any, vpath: str) -> Cond:

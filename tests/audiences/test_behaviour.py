@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, select, text
 from standardwebhooks import Webhook
 
 from herald.audiences import rfm, segments
-from herald.audiences.models import Contact, Event, OrderItem, PointsLot
+from herald.audiences.models import Contact, ContactScore, Event, OrderItem, PointsLot
 from herald.core import clock
 from herald.core.db import Database
 from herald.core.errors import ValidationError
@@ -149,6 +149,7 @@ def _seed(db: Database, members: list[tuple[int, int, int] | None]) -> list[int]
     now = datetime(2026, 11, 11, tzinfo=UTC)
     ids = []
     with db.session() as session:
+        session.execute(delete(ContactScore))
         session.execute(delete(OrderItem))
         session.execute(delete(Event))
         session.execute(delete(Contact))
@@ -212,20 +213,20 @@ def test_the_sql_groups_are_the_pure_functions(db):  # type: ignore[no-untyped-d
     assert set(got.values()) == set(rfm.GROUPS)  # every group is reachable
 
 
-def test_a_recompute_follows_new_orders_and_clears_erased_members(db):  # type: ignore[no-untyped-def]
+def test_a_recompute_replaces_the_scores_and_leaves_erased_members_out(db):  # type: ignore[no-untyped-def]
     ids = _seed(db, [(1, 5, 2000), (300, 1, 10), None])
     with db.session() as session:
         first = rfm.recompute(session)
         session.commit()
-        assert first.scored == 2
-        again = rfm.recompute(session)  # nothing changed: nothing written
-        assert again.scored == 0 and again.cleared == 0
+        assert (first.removed, first.scored) == (0, 2)
+        assert session.get(Contact, ids[0]).rfm_group == "loyal"  # 3, 3, 3: the top of two buyers
+        again = rfm.recompute(session)
+        assert (again.removed, again.scored) == (2, 2)
         erased = session.get(Contact, ids[0])
         erased.erased_at = clock.now()
         session.commit()
-        assert rfm.recompute(session).cleared == 1
+        assert rfm.recompute(session).scored == 1
         session.commit()
-        session.expire_all()
         assert session.get(Contact, ids[0]).rfm_group is None
         assert session.get(Contact, ids[1]).rfm_recency == 1
 

@@ -16,6 +16,7 @@ from herald.audiences.models import (
     Consent,
     Contact,
     ContactList,
+    ContactScore,
     Event,
     ListMember,
     OrderItem,
@@ -203,7 +204,15 @@ rules_st = st.recursive(
 def _store(db: Database, drafts: list[dict[str, Any]], now: datetime) -> dict[int, Member]:
     twins: dict[int, Member] = {}
     with db.session() as session:
-        for model in (OrderItem, ListMember, ContactList, Event, Consent, Contact):
+        for model in (
+            ContactScore,
+            OrderItem,
+            ListMember,
+            ContactList,
+            Event,
+            Consent,
+            Contact,
+        ):
             session.execute(delete(model))
         session.add_all([ContactList(id=1, name="one"), ContactList(id=2, name="two")])
         for i, d in enumerate(drafts):
@@ -231,23 +240,29 @@ def _store(db: Database, drafts: list[dict[str, Any]], now: datetime) -> dict[in
             contact = Contact(
                 id=i + 1,
                 attributes=attributes,
-                rfm_recency=scores[0],
-                rfm_frequency=scores[1],
-                rfm_monetary=scores[2],
-                rfm_group=group,
-                favourite_category=d["favourite_category"],
                 points_expiring=points,
                 points_expire_at=expires,
                 **fields,
             )
             session.add(contact)
             session.flush()
+            if d["rfm"]:
+                session.add(
+                    ContactScore(
+                        contact_id=contact.id,
+                        rfm_recency=scores[0],
+                        rfm_frequency=scores[1],
+                        rfm_monetary=scores[2],
+                        rfm_group=group,
+                        favourite_category=d["favourite_category"],
+                    )
+                )
             derived = {
                 "rfm.recency": scores[0],
                 "rfm.frequency": scores[1],
                 "rfm.monetary": scores[2],
                 "rfm.group": group,
-                "favourite_category": d["favourite_category"],
+                "favourite_category": d["favourite_category"] if d["rfm"] else None,
                 "points_expiring": points,
                 "points_expire_at": expires,
             }

@@ -1,5 +1,5 @@
-"""behaviour: order items, points lots, RFM scores and group, favourite category, points
-expiry and referral codes on contacts (existing members get a referral code here)
+"""behaviour: order items, points lots, contact scores (RFM scores and group, favourite
+category), points expiry and referral codes on contacts (existing members get a code here)
 
 Revision ID: 0003_behaviour
 Revises: 0002_journeys
@@ -23,11 +23,6 @@ BACKFILL_CHUNK = 5000
 
 def upgrade() -> None:
     columns = [
-        sa.Column("rfm_recency", sa.SmallInteger(), nullable=True),
-        sa.Column("rfm_frequency", sa.SmallInteger(), nullable=True),
-        sa.Column("rfm_monetary", sa.SmallInteger(), nullable=True),
-        sa.Column("rfm_group", sa.String(length=16), nullable=True),
-        sa.Column("favourite_category", sa.String(length=255), nullable=True),
         sa.Column("points_expiring", sa.Integer(), nullable=True),
         sa.Column("points_expire_at", sa.Date(), nullable=True),
         sa.Column("referral_code", sa.String(length=16), nullable=True),
@@ -36,10 +31,25 @@ def upgrade() -> None:
         op.add_column("contacts", column)
     op.add_column("contacts", sa.Column("referred_by_id", sa.Integer(), nullable=True))
     _backfill_referral_codes()
-    op.create_index("ix_contacts_rfm_group", "contacts", ["rfm_group"])
     op.create_index("ix_contacts_points_expire_at", "contacts", ["points_expire_at"])
     op.create_index("ix_contacts_referral_code", "contacts", ["referral_code"], unique=True)
 
+    op.create_table(
+        "contact_scores",
+        sa.Column("contact_id", sa.Integer(), nullable=False),
+        sa.Column("rfm_recency", sa.SmallInteger(), nullable=False),
+        sa.Column("rfm_frequency", sa.SmallInteger(), nullable=False),
+        sa.Column("rfm_monetary", sa.SmallInteger(), nullable=False),
+        sa.Column("rfm_group", sa.String(length=16), nullable=False),
+        sa.Column("favourite_category", sa.String(length=255), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["contact_id"],
+            ["contacts.id"],
+            name=op.f("fk_contact_scores_contact_id_contacts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("contact_id", name=op.f("pk_contact_scores")),
+    )
     op.create_table(
         "order_items",
         sa.Column("id", BIGID, nullable=False),
@@ -124,17 +134,12 @@ def downgrade() -> None:
     op.drop_table("order_items")
     op.drop_index("ix_contacts_referral_code", table_name="contacts")
     op.drop_index("ix_contacts_points_expire_at", table_name="contacts")
-    op.drop_index("ix_contacts_rfm_group", table_name="contacts")
+    op.drop_table("contact_scores")
     with op.batch_alter_table("contacts") as batch:
         for name in (
             "referred_by_id",
             "referral_code",
             "points_expire_at",
             "points_expiring",
-            "favourite_category",
-            "rfm_group",
-            "rfm_monetary",
-            "rfm_frequency",
-            "rfm_recency",
         ):
             batch.drop_column(name)

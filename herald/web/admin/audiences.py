@@ -72,7 +72,7 @@ class ContactView(HeraldModelView):
     )
     column_default_sort = ("id", True)
     column_searchable_list = ("email", "first_name", "last_name", "external_id")
-    column_filters = ("tier", "points", "orders_count", "rfm_group", "favourite_category")
+    column_filters = ("tier", "points", "orders_count")
     column_labels = {
         "external_id": "External id",
         "orders_count": "Orders",
