@@ -13,8 +13,10 @@ from sqlalchemy import func, select
 from herald.audiences import points
 from herald.audiences.models import Contact, Event
 from herald.core import clock
+from herald.core.accounts import create_user
 from herald.journeys.models import JourneyEntry
 from tests.journeys.support import run, sign_up, webhook
+from tests.web.test_admin import login
 
 
 def _activate(client, auth, body):  # type: ignore[no-untyped-def]
@@ -76,7 +78,7 @@ def test_members_are_warned_a_week_before_each_expiry_date(client, auth, db, set
     _points(client, "sam", 1, [{"points": 90, "expires_at": "2027-03-08"}])
     subject = "{{ contact.points_expiring }} points expire on {{ contact.points_expire_at }}"
     entry = {"date_field": "points_expire_at", "offset_days": -7, "time": "10:00"}
-    _activate(client, auth, _journey("Points expiry", entry, subject))
+    journey = _activate(client, auth, _journey("Points expiry", entry, subject))
 
     _at(datetime(2027, 3, 1, 1, 30, tzinfo=UTC))  # 09:30 in Shanghai
     run(db, settings)
@@ -94,6 +96,23 @@ def test_members_are_warned_a_week_before_each_expiry_date(client, auth, db, set
         "90 points expire on 2027-03-08",
     )
     assert len(recorder.messages) == 2  # once per expiry date
+
+    # mei redeems 400 points after the warning, before they expire: saved by the journey
+    _at(datetime(2027, 3, 3, 9, 0, tzinfo=UTC))
+    redeemed = {"customer_external_id": "mei", "points": 600, "previous": 1000}
+    webhook(client, {"type": "points.changed", "data": redeemed}, "p-mei-redeem")
+    saved = client.get(f"/api/v1/journeys/{journey['id']}/stats", headers=auth).json
+    assert saved["points_saved"]["entrants"] == {
+        "members": 2,
+        "redeemed_members": 1,
+        "points": 400,
+    }
+    with db.session() as session:
+        create_user(session, "marketer@example.com", "a long password", "marketer")
+    login(client, "marketer@example.com", "a long password")
+    page = client.get(f"/admin/journeys/{journey['id']}/")
+    assert page.status_code == 200
+    assert 'data-stat="points-saved">400<' in page.text
 
     # the 8 March lots pass: the 1 April lot becomes the nearest, and is warned about in turn
     _at(datetime(2027, 3, 9, 0, 30, tzinfo=UTC))
