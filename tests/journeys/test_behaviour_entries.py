@@ -167,3 +167,11 @@ def test_a_referees_sign_up_enters_the_referrer_into_a_journey(
         codes = session.scalars(select(Contact.referral_code)).all()
         assert len(set(codes)) == 4 and all(c and len(c) == 11 for c in codes)
         assert session.scalar(select(func.count()).select_from(JourneyEntry)) == 1
+        bob_id = session.scalar(select(Contact.id).where(Contact.external_id == "bob"))
+
+    # erasing the referee strips their shop id from the referrer's event; their code goes too
+    assert client.delete(f"/api/v1/contacts/{bob_id}", headers=auth).status_code in (200, 204)
+    with db.session() as session:
+        event = session.scalar(select(Event).where(Event.type == "referral.converted"))
+        assert event.data == {"referee_id": bob_id, "code": code}
+        assert session.get(Contact, bob_id).referral_code is None
