@@ -136,6 +136,7 @@ def run(url: str) -> dict[str, Any]:
         counted = []
         for label, rules, sql in SEGMENTS:
             found, raw = segments.count(session, rules), session.scalar(text(sql))
+            assert found == raw, (label, found, raw)
             ours = timed(lambda r=rules: segments.count(session, r), 5)
             theirs = timed(lambda q=sql: session.scalar(text(q)), 5)
             counted.append((label, found, raw, median(ours), median(theirs)))
