@@ -106,6 +106,11 @@ def test_the_rfm_page_counts_groups_and_opens_a_groups_segment(app, db, shop_dat
         chip = page.locator(f"[data-role=group-{ann_group}]")
         assert chip.get_attribute("aria-pressed") == "true"  # the builder shows the group
 
+        # the contacts list shows each member's group
+        page.goto(f"{base}/admin/contacts/")
+        assert "RFM group" in page.inner_text("table thead")
+        assert ann_group in page.inner_text("table tbody")
+
         # the member page: scores, group, favourite category, referral code, order items
         page.goto(f"{base}/admin/members/{shop_data['ann']}/")
         expect(page.locator("#rfm-group")).to_have_text(rfm.GROUP_LABELS[ann_group])
