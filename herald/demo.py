@@ -6,14 +6,17 @@ import random
 import secrets
 from datetime import date, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from herald.audiences import contacts
+from herald.audiences import contacts, rfm, shop
 from herald.audiences.models import TIERS, Contact, Segment
 from herald.campaigns.models import Campaign, Variant
+from herald.core import clock
 from herald.core.accounts import User, create_user
+from herald.journeys import service as journeys
 
 FIRST = [
     "Li",
@@ -103,4 +106,81 @@ def load_demo(
     )
     session.add(campaign)
     lines.append(f"loaded {members} demo members, a segment and campaign {campaign.name!r}")
+    lines.append(_behaviour(session, rng, members))
     return "\n".join(lines)
+
+
+PRODUCTS = [
+    ("TEA-LJ", "Longjing green tea", "tea", 88),
+    ("TEA-PU", "Pu'er cake", "tea", 168),
+    ("CUP-CL", "Celadon cup", "cups", 45),
+    ("POT-YX", "Yixing teapot", "teapots", 320),
+    ("SNK-MO", "Mooncake box", "snacks", 128),
+]
+EXPIRY_HTML = """<p>Hi {{ contact.first_name or 'there' }},</p>
+<p>Your {{ contact.points_expiring }} points expire on {{ contact.points_expire_at }}.
+Redeem them before then.</p>
+<p style="font-size:12px"><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>"""
+
+
+def _behaviour(session: Session, rng: random.Random, members: int) -> str:
+    """Orders with their lines for most demo members, points lots for some, RFM scores, a
+    "bought tea in the last 90 days" segment and a draft points-expiry journey."""
+    now = clock.now()
+    for n in range(members):
+        external_id = f"demo-{n:04d}"
+        for k in range(rng.choice([0, 0, 1, 1, 2, 3, 5])):
+            lines = rng.sample(PRODUCTS, rng.randint(1, 3))
+            items = [
+                {"sku": s, "name": name, "category": c, "qty": rng.randint(1, 3), "price": p}
+                for s, name, c, p in lines
+            ]
+            order = {
+                "id": f"demo-{n:04d}-{k}",
+                "customer_external_id": external_id,
+                "total": sum(i["qty"] * i["price"] for i in items),
+                "currency": "CNY",
+                "placed_at": (now - timedelta(days=rng.randrange(1, 400))).isoformat(),
+                "items": items,
+            }
+            shop.store(session, "order.placed", {"order": order})
+        if rng.random() < 0.3:
+            expires = (now + timedelta(days=rng.randrange(5, 90))).date()
+            lots = [{"points": rng.randrange(100, 900), "expires_at": expires.isoformat()}]
+            data = {"customer_external_id": external_id, "points": rng.randrange(900, 3000)}
+            shop.store(session, "points.changed", {**data, "expiring": lots})
+    scores = rfm.recompute(session)
+    session.add(
+        Segment(
+            name="Bought tea in the last 90 days",
+            rules={"all": [{"event": "order.placed", "within_days": 90, "category": "tea"}]},
+        )
+    )
+    journeys.create(
+        session,
+        {
+            "name": "Points expiry warning (demo)",
+            "entry": {"date_field": "points_expire_at", "offset_days": -7, "time": "10:00"},
+            "steps": [
+                {
+                    "id": "warn",
+                    "type": "message",
+                    "channel": "email",
+                    "variants": [
+                        {
+                            "name": "A",
+                            "subject": "{{ contact.points_expiring }} points expire soon",
+                            "html": EXPIRY_HTML,
+                        }
+                    ],
+                    "next": "exit",
+                }
+            ],
+        },
+        ZoneInfo("UTC"),
+    )
+    session.flush()
+    return (
+        f"orders and points lots for demo members, RFM scores for {scores.scored}, a tea"
+        " segment and a draft points-expiry journey"
+    )

@@ -6,10 +6,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from herald.audiences.models import Contact
+from herald.audiences.models import Contact, ContactScore, OrderItem
 from herald.campaigns.models import Campaign
 from herald.cli import main
 from herald.core.accounts import find_token
+from herald.journeys.models import Journey
 
 
 @pytest.fixture
@@ -63,7 +64,13 @@ def test_demo_loads_once_and_prints_the_admin_password_once(run, db):
     assert "demo admin" not in second.stdout and "members exist already" in second.stdout
     with db.session() as session:
         assert session.query(Contact).count() == 120
-        campaign = session.scalars(select(Campaign)).one()
+        named = Campaign.name == "Double 11 early access (demo)"
+        campaign = session.scalars(select(Campaign).where(named)).one()
+        # the demo's behaviour: order lines, scores, the tea segment, the expiry journey
+        assert session.query(OrderItem).count() > 100
+        assert session.query(ContactScore).count() > 50
+        journeys = session.scalars(select(Journey.name)).all()
+        assert journeys == ["Points expiry warning (demo)"]
     sent = run("campaigns", "send", str(campaign.id))
     assert sent.exit_code == 0 and sent.stdout.strip().endswith("is scheduled")
     missing = run("campaigns", "send", "999")

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from herald.audiences import contacts
 from herald.audiences.models import Consent, Contact, Suppression
-from herald.core import clock
+from herald.core import clock, codes
 from herald.core.errors import ValidationError
 
 LOOKUP_CHUNK = 500
@@ -198,6 +198,7 @@ def _insert(
     consents = [row.pop("consent") for row in rows]
     for row in rows:
         row["created_at"] = row["updated_at"] = now
+        row["referral_code"] = codes.referral_code()
     ids = session.scalars(
         insert(Contact).returning(Contact.id, sort_by_parameter_order=True), rows
     ).all()

@@ -355,7 +355,27 @@ def to_dict(contact: Contact) -> dict[str, Any]:
         "orders_count": contact.orders_count,
         "total_spent": float(contact.total_spent or 0),
         "last_order_at": contact.last_order_at.isoformat() if contact.last_order_at else None,
+        **behaviour(contact),
         "created_at": contact.created_at.isoformat() if contact.created_at else None,
         "updated_at": contact.updated_at.isoformat() if contact.updated_at else None,
         "best_hour": contact.best_hour,
+    }
+
+
+def behaviour(contact: Contact) -> dict[str, Any]:
+    """What Herald derived about a member (section 15): RFM scores and group, favourite
+    category, referral code and points expiry; shared by the API and templates."""
+    expire_at = contact.points_expire_at
+    return {
+        "rfm": {
+            "recency": contact.rfm_recency,
+            "frequency": contact.rfm_frequency,
+            "monetary": contact.rfm_monetary,
+            "group": contact.rfm_group,
+        },
+        "favourite_category": contact.favourite_category,
+        "referral_code": contact.referral_code,
+        "referred_by_id": contact.referred_by_id,
+        "points_expiring": contact.points_expiring,
+        "points_expire_at": expire_at.isoformat() if expire_at else None,
     }

@@ -12,11 +12,14 @@ from herald.audiences.models import (
     Consent,
     Contact,
     ContactList,
+    ContactScore,
     Event,
     ListMember,
     Suppression,
     WebhookInbox,
 )
+from herald.audiences.referrals import CONVERTED
+from herald.audiences.sqlfuncs import JsonNumber, sqlite_path
 from herald.core import clock
 
 PERSONAL = (
@@ -28,8 +31,10 @@ PERSONAL = (
     "locale",
     "timezone",
     "birthday",
+    "referral_code",  # a member shares it: it points at them
 )
 PERSONAL_EVENT_KEYS = ("url", "email", "phone", "address", "ip", "user_agent", "name")
+PERSONAL_EVENT_KEYS += ("referee_external_id",)
 
 
 def erase(session: Session, contact: Contact) -> None:
@@ -43,6 +48,7 @@ def erase(session: Session, contact: Contact) -> None:
     contact.erased_at = clock.now()
     session.execute(delete(Consent).where(Consent.contact_id == contact.id))
     session.execute(delete(ListMember).where(ListMember.contact_id == contact.id))
+    session.execute(delete(ContactScore).where(ContactScore.contact_id == contact.id))
     # the raw webhook bodies that produced this member's events carry their personal data too
     session.execute(
         update(WebhookInbox)
@@ -54,6 +60,10 @@ def erase(session: Session, contact: Contact) -> None:
         data = dict(event.data or {})
         if any(key in data for key in PERSONAL_EVENT_KEYS):
             event.data = {k: v for k, v in data.items() if k not in PERSONAL_EVENT_KEYS}
+    # the referrer's referral.converted names this member by their shop id
+    referred = JsonNumber(Event.data, "referee_id", sqlite_path("referee_id")) == contact.id
+    for event in session.scalars(select(Event).where(Event.type == CONVERTED, referred)):
+        event.data = {k: v for k, v in (event.data or {}).items() if k != "referee_external_id"}
     session.expire(contact, ["consents"])
     session.flush()
 

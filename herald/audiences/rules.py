@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from herald.audiences.models import CHANNEL_CONSENTS, TIERS
+from herald.audiences.rfm import GROUPS as RFM_GROUPS
 from herald.core.errors import ValidationError
 
 OPERATORS = [
@@ -53,12 +54,34 @@ FIELD_KINDS: dict[str, str] = {
     "last_order_at": "datetime",
     "created_at": "datetime",
     "updated_at": "datetime",
+    # behaviour (section 15): scores 1-5 and the group, recomputed by the RFM task
+    "rfm.recency": "number",
+    "rfm.frequency": "number",
+    "rfm.monetary": "number",
+    "rfm.group": "rfm_group",
+    "favourite_category": "text",
+    "points_expiring": "number",
+    "points_expire_at": "day",
+    "referral_code": "text",
 }
+# fields kept in contact_scores (rebuilt by the RFM task), and their column names
+SCORE_FIELDS = ("rfm.recency", "rfm.frequency", "rfm.monetary", "rfm.group", "favourite_category")
+# rule field -> column, where the two differ
+COLUMNS: dict[str, str] = {
+    "rfm.recency": "rfm_recency",
+    "rfm.frequency": "rfm_frequency",
+    "rfm.monetary": "rfm_monetary",
+    "rfm.group": "rfm_group",
+}
+# keys an order.placed condition may add (order contents, section 15)
+ORDER_KEYS = ("sku", "category", "min_total", "min_spent")
 OPS_BY_KIND: dict[str, tuple[str, ...]] = {
     "text": ("eq", "ne", *ORDER_OPS, "in", "not_in", *TEXT_OPS, *NO_VALUE, "between"),
     "tier": ("eq", "ne", *ORDER_OPS, "in", "not_in", *NO_VALUE, "between"),
     "number": ("eq", "ne", *ORDER_OPS, "in", "not_in", *NO_VALUE, "between"),
     "date": ("eq", "ne", *ORDER_OPS, *NO_VALUE, "between", "birthday_within_days"),
+    "day": ("eq", "ne", *ORDER_OPS, *NO_VALUE, "between"),
+    "rfm_group": ("eq", "ne", "in", "not_in", *NO_VALUE),
     "datetime": ("eq", "ne", *ORDER_OPS, *NO_VALUE, "between", "within_last_days"),
     "attribute": ("eq", "ne", *ORDER_OPS, "in", "not_in", *TEXT_OPS, *NO_VALUE, "between"),
 }
@@ -142,7 +165,11 @@ def scalar(kind: str, value: Any, path: str, field: str = "") -> Any:
     if kind == "number":
         n = number(value, path)
         return Decimal(str(n)) if field == "total_spent" else n
-    if kind == "date":
+    if kind == "rfm_group":
+        if value not in RFM_GROUPS:
+            raise invalid(path, f"unknown RFM group {value!r}; groups: {', '.join(RFM_GROUPS)}")
+        return value
+    if kind in ("date", "day"):
         try:
             return date.fromisoformat(value if isinstance(value, str) else "?")
         except ValueError:
@@ -177,4 +204,19 @@ def value_list(value: Any, path: str) -> list[Any]:
 def pair(value: Any, path: str) -> list[Any]:
     if not isinstance(value, list) or len(value) != 2:
         raise invalid(path, "must be [low, high]")
+    return value
+
+
+def money(value: Any, path: str) -> Decimal:
+    """A non-negative amount (order totals, spend)."""
+    n = number(value, path)
+    if n < 0:
+        raise invalid(path, "must be 0 or more")
+    return Decimal(str(n))
+
+
+def label(value: Any, path: str) -> str:
+    """A sku or category to match (non-empty text, at most 255 characters)."""
+    if not isinstance(value, str) or not value.strip() or len(value) > 255:
+        raise invalid(path, "must be text of 1 to 255 characters")
     return value

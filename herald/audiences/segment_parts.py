@@ -8,11 +8,11 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
-from sqlalchemy import Numeric, and_, case, false, func, literal, or_, true
+from sqlalchemy import Numeric, and_, case, exists, false, func, literal, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from herald.audiences import rules as R
-from herald.audiences.models import Contact
+from herald.audiences.models import Contact, Event, OrderItem
 from herald.audiences.sqlfuncs import (
     ByteOrder,
     JsonNumber,
@@ -122,3 +122,28 @@ def _text_op(text: Any, op: str, v: str) -> Cond:
     if op in R.TEXT_OPS:
         return text_match(text, op, v)
     return binary(text, op, v)
+
+
+def order_total() -> Any:
+    """An order event's total (stored as a JSON number by audiences.shop)."""
+    return JsonNumber(Event.data, literal("total"), literal(sqlite_path("total")))
+
+
+def order_contents(node: Any, path: str) -> list[Cond]:
+    """Conditions on one ``order.placed`` event from the keys of section 15: it has a line of
+    ``sku`` / of ``category`` (exact match), and its total is at least ``min_total``."""
+    where: list[Cond] = []
+    for key in ("sku", "category"):
+        if node.get(key) is not None:
+            wanted = R.label(node[key], f"{path}.{key}")
+            line = getattr(OrderItem, key) == wanted
+            where.append(exists(select(OrderItem.id).where(OrderItem.event_id == Event.id, line)))
+    if node.get("min_total") is not None:
+        where.append(order_total() >= num(R.money(node["min_total"], f"{path}.min_total")))
+    return where
+
+
+def spent_at_least(where: list[Cond], amount: Any) -> Cond:
+    """The totals of the orders ``where`` selects add up to at least ``amount``."""
+    total = select(func.coalesce(func.sum(order_total()), 0)).where(*where).scalar_subquery()
+    return total >= num(amount)

@@ -31,7 +31,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from herald.audiences import rules as R
 from herald.audiences import segment_parts as P
 from herald.audiences.contacts import find_nul
-from herald.audiences.models import TIERS, Consent, Contact, Event, ListMember
+from herald.audiences.models import TIERS, Consent, Contact, ContactScore, Event, ListMember
 from herald.audiences.sqlfuncs import (
     ByteOrder,
 )
@@ -166,7 +166,7 @@ def _in_lists(ids: list[int], path: str, node: Mapping[str, Any], allowed: set[s
 
 
 def _event(node: Mapping[str, Any], path: str, ctx: Context) -> Cond:
-    allowed = {"event", "within_days", "min_count", "campaign_id"}
+    allowed = {"event", "within_days", "min_count", "campaign_id", *R.ORDER_KEYS}
     extra = sorted(str(k) for k in node if k not in allowed)
     if extra:
         raise R.invalid(path, f"unknown key {extra[0]!r} in an event condition")
@@ -175,6 +175,10 @@ def _event(node: Mapping[str, Any], path: str, ctx: Context) -> Cond:
         raise R.invalid(
             f"{path}.event", f"unknown event {kind!r}; events: {', '.join(R.EVENT_TYPES)}"
         )
+    contents = [k for k in R.ORDER_KEYS if node.get(k) is not None]
+    if contents and kind != "order.placed":
+        where = f"{path}.{contents[0]}"
+        raise R.invalid(where, f"{contents[0]} only applies to order.placed conditions")
     where = [Event.contact_id == Contact.id, Event.type == kind]
     if node.get("within_days") is not None:
         window = R.days(node["within_days"], f"{path}.within_days")
@@ -194,10 +198,16 @@ def _event(node: Mapping[str, Any], path: str, ctx: Context) -> Cond:
         or not 1 <= min_count <= R.MAX_COUNT
     ):
         raise R.invalid(f"{path}.min_count", f"must be a whole number from 1 to {R.MAX_COUNT:,}")
+    spent = None
+    if contents:
+        where += P.order_contents(node, path)
+        if node.get("min_spent") is not None:
+            spent = P.spent_at_least(where, R.money(node["min_spent"], f"{path}.min_spent"))
     if min_count == 1:
-        return exists(select(Event.id).where(*where))
-    counted = select(func.count(Event.id)).where(*where).scalar_subquery()
-    return counted >= min_count
+        found = exists(select(Event.id).where(*where))
+    else:
+        found = select(func.count(Event.id)).where(*where).scalar_subquery() >= min_count
+    return found if spent is None else and_(found, spent)
 
 
 # --------------------------------------------------------------------------- field conditions
@@ -231,7 +241,10 @@ def _leaf(node: Mapping[str, Any], path: str, ctx: Context) -> Cond:
         raise R.invalid(f"{path}.op", f"operator {op!r} does not apply to {name}")
     if kind == "attribute":
         return P.attribute(str(name).removeprefix("attributes."), op, value, vpath)
-    column = getattr(Contact, str(name))
+    attr = R.COLUMNS.get(str(name), str(name))
+    if name in R.SCORE_FIELDS:
+        return _score(attr, kind, str(name), op, value, vpath, ctx)
+    column = getattr(Contact, attr)
     return _compare(column, kind, str(name), op, value, vpath, ctx)
 
 
@@ -270,6 +283,20 @@ def _compare(
         return P.text_match(column, op, v)
     ordered = ByteOrder(column) if kind == "text" and op in R.ORDER_OPS else column
     return P.binary(ordered, op, v)
+
+
+def _score(attr: str, kind: str, name: str, op: str, value: Any, vpath: str, ctx: Context) -> Cond:
+    """A condition on contact_scores as a semi-join (EXISTS), which PostgreSQL runs as one hash
+    join; members without a scores row match nothing but ``is_not_set`` (false and NULL
+    are alike here: ``not`` is compiled as IS NOT TRUE)."""
+    column = getattr(ContactScore, attr)
+    mine = ContactScore.contact_id == Contact.id
+    if op == "is_not_set":
+        return exists(select(ContactScore.contact_id).where(mine, column.is_not(None))).is_not(
+            true()
+        )
+    inner = _compare(column, kind, name, op, value, vpath, ctx)
+    return exists(select(ContactScore.contact_id).where(mine, inner))
 
 
 def _tier(column: Any, op: str, value: Any, vpath: str) -> Cond:

@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from herald.audiences import contacts
+from herald.audiences import contacts, orders, referrals
+from herald.audiences import points as expiry
 from herald.audiences.contacts import MAX_POINTS
 from herald.audiences.models import TIERS, Contact, Event
 from herald.audiences.sqlfuncs import JsonText, sqlite_path
@@ -93,6 +94,10 @@ def check(body: Any) -> tuple[str, dict[str, Any]]:
             raise ValidationError(
                 f"{where}: must be a list of objects", {where: "must be a list of objects"}
             )
+        if kind == "order.placed":
+            orders.check_items(items, "data.order.items")
+    if kind == "points.changed" and data.get("expiring") is not None:
+        expiry.check_lots(data["expiring"])
     return kind, dict(data)
 
 
@@ -143,7 +148,13 @@ def _customer(session: Session, kind: str, data: Mapping[str, Any], region: str)
     except ValidationError as exc:
         fields = {f"data.customer.{k}": v for k, v in exc.fields.items()}
         raise ValidationError(f"data.customer.{exc.message}", fields) from None
-    return _event(session, kind, contact, {"external_id": contact.external_id})
+    details: dict[str, Any] = {"external_id": contact.external_id}
+    if kind == "customer.created" and customer.get("referred_by") not in (None, ""):
+        referral = referrals.convert(session, contact, customer["referred_by"])
+        if referral is not None:
+            # intake hands this event to journeys too (a referral.converted entry)
+            details["referral_event_id"] = referral.id
+    return _event(session, kind, contact, details)
 
 
 def _money(value: Any, where: str) -> Decimal:
@@ -188,6 +199,7 @@ def _order(session: Session, kind: str, data: Mapping[str, Any], region: str) ->
     placed_at = _moment(order.get("placed_at"), "data.order.placed_at")
     contact = _member(session, order["customer_external_id"], region)
     order_id = _ident(order["id"], "data.order.id")
+    lines = orders.check_items(order.get("items"), "data.order.items")
     seen = session.scalar(
         select(Event).where(
             Event.contact_id == contact.id,
@@ -214,7 +226,9 @@ def _order(session: Session, kind: str, data: Mapping[str, Any], region: str) ->
         "coupon_code": order.get("coupon_code") or None,
         "items": order.get("items") or [],
     }
-    return _event(session, kind, contact, details, placed_at)
+    event = _event(session, kind, contact, details, placed_at)
+    orders.store_items(session, event, order_id, lines, placed_at)
+    return event
 
 
 def _cart(session: Session, kind: str, data: Mapping[str, Any], region: str) -> Event:
@@ -237,7 +251,12 @@ def _points(session: Session, kind: str, data: Mapping[str, Any], region: str) -
         )
     contact = _member(session, data["customer_external_id"], region)
     contact.points = points
-    return _event(session, kind, contact, {"points": points, "previous": data.get("previous")})
+    details: dict[str, Any] = {"points": points, "previous": data.get("previous")}
+    if data.get("expiring") is not None:
+        lots = expiry.check_lots(data["expiring"])
+        expiry.replace_lots(session, contact, lots)
+        details["expiring"] = [{"points": p, "expires_at": d.isoformat()} for p, d in lots]
+    return _event(session, kind, contact, details)
 
 
 def _tier(session: Session, kind: str, data: Mapping[str, Any], region: str) -> Event:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from herald.audiences.contacts import behaviour
 from herald.audiences.models import Contact
 
 
 def contact_context(contact: Contact) -> dict[str, Any]:
     """What templates see as ``contact``."""
+    derived = behaviour(contact)
+    # scores a member lacks are left out so they render empty (like other missing fields)
+    derived["rfm"] = {k: v for k, v in derived["rfm"].items() if v is not None}
     return {
         "id": contact.id,
         "external_id": contact.external_id,
@@ -24,4 +28,5 @@ def contact_context(contact: Contact) -> dict[str, Any]:
         "attributes": dict(contact.attributes or {}),
         "orders_count": contact.orders_count,
         "total_spent": float(contact.total_spent or 0),
+        **derived,
     }

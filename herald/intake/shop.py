@@ -29,4 +29,9 @@ def receive(
     event = shop.store(session, kind, data, region)
     reactions.on_shop_event(session, event)
     journeys.on_event(session, event, zone or ZoneInfo("UTC"))
+    referral_id = (event.data or {}).get("referral_event_id")
+    if referral_id is not None:  # the referrer's referral.converted, stored with the sign-up
+        referral = session.get(Event, referral_id)
+        if referral is not None:
+            journeys.on_event(session, referral, zone or ZoneInfo("UTC"))
     return event

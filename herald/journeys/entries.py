@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from herald.audiences import segments
-from herald.audiences.models import Contact, Event
+from herald.audiences.models import Contact, Event, PointsLot
 from herald.audiences.sqlfuncs import MonthDay
 from herald.core import clock
 from herald.core.db import UTCDateTime
@@ -124,6 +124,8 @@ def scheduled_entries(session: Session, journey: Journey, now: datetime, zone: Z
     if "segment_id" in entry:
         joined = segment_entry.joiners(session, journey, now, zone)
         return 0 if joined is None else _insert(session, journey, now, joined, None)
+    if entry.get("date_field") == "points_expire_at":
+        return _expiry_entries(session, journey, now, zone, entry)
     if entry.get("date_field") != "birthday":
         return 0
     names = session.scalars(
@@ -144,6 +146,30 @@ def scheduled_entries(session: Session, journey: Journey, now: datetime, zone: Z
             Contact.erased_at.is_(None), in_zone, MonthDay(Contact.birthday).in_(keys)
         )
         taken += _insert(session, journey, now, members, f"birthday:{birthday.year}")
+    return taken
+
+
+def _expiry_entries(
+    session: Session, journey: Journey, now: datetime, zone: ZoneInfo, entry: dict[str, Any]
+) -> int:
+    """Members with a points lot expiring ``-offset_days`` from their local today, once per
+    expiry date (read from the lots, so a lot that has just become the nearest is not missed)."""
+    names = session.scalars(
+        select(Contact.timezone).where(Contact.points_expire_at.is_not(None)).distinct()
+    ).all()
+    taken = 0
+    for name in names:
+        local = now.astimezone(zone_of(name, zone))
+        if local.strftime("%H:%M") < entry["time"]:
+            continue
+        expires = local.date() - timedelta(days=entry["offset_days"])
+        in_zone = Contact.timezone.is_(None) if name is None else Contact.timezone == name
+        members = select(Contact.id).where(
+            Contact.erased_at.is_(None),
+            in_zone,
+            exists().where(PointsLot.contact_id == Contact.id, PointsLot.expires_at == expires),
+        )
+        taken += _insert(session, journey, now, members, f"points_expire_at:{expires}")
     return taken
 
 

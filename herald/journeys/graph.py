@@ -20,7 +20,9 @@ SHOP_EVENTS = (
     "tier.changed",
 )
 EMAIL_EVENTS = ("email.opened", "email.clicked")
-ENTRY_EVENTS = SHOP_EVENTS + EMAIL_EVENTS
+MEMBER_EVENTS = ("referral.converted",)  # stored by Herald itself (audiences.referrals)
+ENTRY_EVENTS = SHOP_EVENTS + EMAIL_EVENTS + MEMBER_EVENTS
+DATE_FIELDS = ("birthday", "points_expire_at")
 STEP_TYPES = ("message", "wait", "wait_for", "branch", "split")
 # steps that hold a member until time passes (or an event comes): a cycle must pass one
 WAITING = ("wait", "wait_for")
@@ -93,17 +95,15 @@ def check_entry(entry: Any) -> dict[str, Any]:
     if "date_field" in entry:
         if set(entry) - {"date_field", "offset_days", "time"}:
             raise invalid("entry", "a date entry takes date_field, offset_days and time")
-        if entry["date_field"] == "points_expire_at":
-            raise invalid("entry.date_field", "members have no points expiry date yet")
-        if entry["date_field"] != "birthday":
-            raise invalid("entry.date_field", "must be birthday")
+        if entry["date_field"] not in DATE_FIELDS:
+            raise invalid("entry.date_field", f"must be one of {', '.join(DATE_FIELDS)}")
         offset = entry.get("offset_days", 0)
         if not isinstance(offset, int) or isinstance(offset, bool) or not -366 <= offset <= 366:
             raise invalid("entry.offset_days", "must be whole days from -366 to 366")
         at = entry.get("time", "00:00")
         if not isinstance(at, str) or not TIME.match(at):
             raise invalid("entry.time", "must be a time of day as HH:MM")
-        return {"date_field": "birthday", "offset_days": offset, "time": at}
+        return {"date_field": entry["date_field"], "offset_days": offset, "time": at}
     raise invalid("entry", "must name an event, a segment_id or a date_field")
 
 

@@ -20,6 +20,7 @@ from herald.campaigns import metrics
 from herald.campaigns.models import Run
 from herald.core import clock
 from herald.journeys.engine import waiting_counts
+from herald.journeys.expiry_stats import points_saved
 from herald.journeys.models import Journey
 from herald.journeys.models import JourneyEntry as E
 from herald.journeys.models import JourneyVisit as V
@@ -60,6 +61,8 @@ def journey_stats(
         "holdout": _group(held),
         "lift": {"conversion_rate": round(estimate, 6), "ci": [round(x, 6) for x in interval]},
         "steps": step_stats(session, journey),
+        # expiry journeys only (points_expire_at entry): points redeemed before the date
+        "points_saved": points_saved(session, journey),
     }
 
 

@@ -83,6 +83,7 @@ def build_scheduler(settings: Settings) -> BlockingScheduler:
         coalesce=True,
         misfire_grace_time=3600,
     )
+    add_behaviour_jobs(scheduler, settings)
     return scheduler
 
 
@@ -94,6 +95,41 @@ def enqueue_best_hours() -> None:
         recompute_best_hours.apply_async(expires=BEST_HOURS_EVERY_SECONDS)
     except Exception as exc:
         log.warning("could not enqueue the best-hour recompute: %s", exc)
+
+
+def add_behaviour_jobs(scheduler: BlockingScheduler, settings: Settings) -> None:
+    """RFM, favourite categories and points roll-over daily at 03:00 (and once at start, so a
+    fresh install has scores); points roll-over alone every hour."""
+    from herald.workers.tasks import refresh_behaviour, roll_over_points
+
+    def enqueue(task: object, expires: int) -> None:
+        try:
+            task.apply_async(expires=expires)  # type: ignore[attr-defined]
+        except Exception as exc:
+            log.warning("could not enqueue %s: %s", getattr(task, "name", task), exc)
+
+    scheduler.add_job(
+        enqueue,
+        "cron",
+        args=[refresh_behaviour, 3600],
+        hour=3,
+        minute=0,
+        timezone=settings.timezone,
+        id="behaviour",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=3600,
+        next_run_time=datetime.now(settings.timezone),
+    )
+    scheduler.add_job(
+        enqueue,
+        "interval",
+        args=[roll_over_points, 3600],
+        hours=1,
+        id="points-roll-over",
+        max_instances=1,
+        coalesce=True,
+    )
 
 
 def enqueue_weekly_report(zone: ZoneInfo) -> None:

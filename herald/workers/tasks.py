@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from herald.audiences import importing, send_time
+from herald.audiences import importing, points, rfm, send_time
 from herald.campaigns import coupons, dispatch, posts
 from herald.core import clock
 from herald.journeys import engine as journeys
@@ -93,3 +93,24 @@ def recompute_best_hours() -> dict[str, int]:
     with context.database().session() as session:
         changed = send_time.recompute(session, context.settings().timezone, clock.now())
     return {"changed": changed}
+
+
+@celery.task(name="herald.refresh_behaviour", ignore_result=True)
+def refresh_behaviour() -> dict[str, int]:
+    """Recompute every member's RFM scores, group and favourite category, and roll points
+    expiry over to the next lot (daily, and when the scheduler starts)."""
+    with context.database().session() as session:
+        moved = points.roll_over(session)
+        counts = rfm.recompute(session).to_dict()
+        session.commit()
+    log.info("behaviour refreshed: %s, points rolled over for %s", counts, moved)
+    return {**counts, "rolled_over": moved}
+
+
+@celery.task(name="herald.roll_over_points", ignore_result=True)
+def roll_over_points() -> dict[str, int]:
+    """Members whose nearest points lot has passed move on to their next one (hourly)."""
+    with context.database().session() as session:
+        moved = points.roll_over(session)
+        session.commit()
+    return {"rolled_over": moved}

@@ -12,7 +12,16 @@ from hypothesis import strategies as st
 from sqlalchemy import delete
 
 from herald.audiences import segments
-from herald.audiences.models import Consent, Contact, ContactList, Event, ListMember
+from herald.audiences.models import (
+    Consent,
+    Contact,
+    ContactList,
+    ContactScore,
+    Event,
+    ListMember,
+    OrderItem,
+)
+from herald.audiences.rfm import GROUPS, group_of
 from herald.core.db import Database
 from tests.audiences.twin import TIERS, Member, matches
 
@@ -38,6 +47,11 @@ BIRTHDAYS = [
 ATTR_VALUES = ["Hangzhou", "hangzhou", "Beijing", 1, 2.5, 10, "10", True, False, None]
 EVENT_TYPES = ["order.placed", "cart.abandoned", "email.opened", "email.clicked"]
 HOURS = [1, 20, 23, 25, 24 * 6, 24 * 8, 24 * 31, 24 * 400]
+SKUS = ["TEA-1", "TEA-2", "MUG-1"]
+CATEGORIES = ["tea", "cups", None]
+TOTALS = [Decimal("0"), Decimal("50"), Decimal("99.5"), Decimal("100"), Decimal("250")]
+line_st = st.tuples(st.sampled_from(SKUS), st.sampled_from(CATEGORIES))
+order_st = st.tuples(st.sampled_from(TOTALS), st.lists(line_st, max_size=3))
 
 member_st = st.fixed_dictionaries(
     {
@@ -62,8 +76,18 @@ member_st = st.fixed_dictionaries(
                 st.sampled_from(HOURS),
                 st.sampled_from([None, 1, 2]),
                 st.booleans(),
+                order_st,
             ),
             max_size=4,
+        ),
+        "rfm": st.one_of(st.none(), st.tuples(*[st.integers(1, 5)] * 3)),
+        "favourite_category": st.sampled_from([None, "tea", "cups"]),
+        "expiring": st.one_of(
+            st.none(),
+            st.tuples(
+                st.sampled_from([100, 800]),
+                st.sampled_from([date(2026, 12, 31), date(2027, 1, 31)]),
+            ),
         ),
     }
 )
@@ -76,6 +100,11 @@ FIELD_VALUES: dict[str, Any] = {
     "orders_count": st.sampled_from([0, 1, 2, 3]),
     "total_spent": st.sampled_from([0, 99.5, 100, 500]),
     "timezone": st.sampled_from(["UTC", "Asia/Shanghai"]),
+    "rfm.recency": st.integers(1, 5),
+    "rfm.monetary": st.integers(1, 5),
+    "rfm.group": st.sampled_from(GROUPS),
+    "favourite_category": st.sampled_from(["tea", "cups", "Tea"]),
+    "points_expiring": st.sampled_from([100, 500, 800]),
 }
 ORDER_OPS = ["eq", "ne", "lt", "lte", "gt", "gte"]
 
@@ -87,8 +116,10 @@ def leaf(draw: st.DrawFn) -> dict[str, Any]:
         name = draw(st.sampled_from(sorted(FIELD_VALUES)))
         values = FIELD_VALUES[name]
         ops = [*ORDER_OPS, "in", "not_in", "between", "is_set", "is_not_set"]
-        if name in ("first_name", "email", "timezone"):
+        if name in ("first_name", "email", "timezone", "favourite_category"):
             ops += ["contains", "starts_with", "ends_with"]
+        if name == "rfm.group":
+            ops = ["eq", "ne", "in", "not_in", "is_set", "is_not_set"]
         op = draw(st.sampled_from(ops))
         return _with_value(draw, name, op, values)
     if kind == "attr":
@@ -118,12 +149,25 @@ def leaf(draw: st.DrawFn) -> dict[str, Any]:
             rule["within_days"] = draw(st.sampled_from([1, 7, 30, 0.5]))
         if draw(st.booleans()):
             rule["min_count"] = draw(st.sampled_from([1, 2, 3]))
-        if draw(st.booleans()):
+        if rule["event"] == "order.placed":
+            for key, values in (
+                ("sku", SKUS),
+                ("category", ["tea", "cups"]),
+                ("min_total", [50, 99.5, 100, 200]),
+                ("min_spent", [0, 100, 149.5, 300]),
+            ):
+                if draw(st.booleans()):
+                    rule[key] = draw(st.sampled_from(values))
+        elif draw(st.booleans()):
             rule["campaign_id"] = draw(st.sampled_from([1, 2]))
         return rule
     if kind == "list":
         return {"list": draw(st.sampled_from([1, 2, 3]))}
-    name = draw(st.sampled_from(["birthday", "last_order_at"]))
+    name = draw(st.sampled_from(["birthday", "last_order_at", "points_expire_at"]))
+    if name == "points_expire_at":
+        op = draw(st.sampled_from(["eq", "lte", "between", "is_set", "is_not_set"]))
+        days = st.sampled_from(["2026-12-31", "2027-01-01", "2027-01-31"])
+        return _with_value(draw, name, op, days)
     if name == "birthday":
         op = draw(st.sampled_from(["birthday_within_days", "birthday_within_days", "lt", "is_set"]))
         if op == "birthday_within_days":
@@ -160,7 +204,15 @@ rules_st = st.recursive(
 def _store(db: Database, drafts: list[dict[str, Any]], now: datetime) -> dict[int, Member]:
     twins: dict[int, Member] = {}
     with db.session() as session:
-        for model in (ListMember, ContactList, Event, Consent, Contact):
+        for model in (
+            ContactScore,
+            OrderItem,
+            ListMember,
+            ContactList,
+            Event,
+            Consent,
+            Contact,
+        ):
             session.execute(delete(model))
         session.add_all([ContactList(id=1, name="one"), ContactList(id=2, name="two")])
         for i, d in enumerate(drafts):
@@ -182,28 +234,74 @@ def _store(db: Database, drafts: list[dict[str, Any]], now: datetime) -> dict[in
             hours = d["last_order_hours"]
             fields["last_order_at"] = None if hours is None else now - timedelta(hours=hours)
             attributes = {k: v for k, v in d["attributes"].items()}
-            contact = Contact(id=i + 1, attributes=attributes, **fields)
+            scores = d["rfm"] or (None, None, None)
+            group = group_of(*d["rfm"]) if d["rfm"] else None
+            points, expires = d["expiring"] or (None, None)
+            contact = Contact(
+                id=i + 1,
+                attributes=attributes,
+                points_expiring=points,
+                points_expire_at=expires,
+                **fields,
+            )
             session.add(contact)
             session.flush()
+            if d["rfm"]:
+                session.add(
+                    ContactScore(
+                        contact_id=contact.id,
+                        rfm_recency=scores[0],
+                        rfm_frequency=scores[1],
+                        rfm_monetary=scores[2],
+                        rfm_group=group,
+                        favourite_category=d["favourite_category"],
+                    )
+                )
+            derived = {
+                "rfm.recency": scores[0],
+                "rfm.frequency": scores[1],
+                "rfm.monetary": scores[2],
+                "rfm.group": group,
+                "favourite_category": d["favourite_category"] if d["rfm"] else None,
+                "points_expiring": points,
+                "points_expire_at": expires,
+            }
             for channel, granted in d["consent"].items():
                 session.add(Consent(contact_id=contact.id, channel=channel, granted=granted))
             for list_id in d["lists"]:
                 session.add(ListMember(list_id=list_id, contact_id=contact.id))
             events = []
-            for kind, ago, campaign_id, machine in d["events"]:
+            for kind, ago, campaign_id, machine, (total, lines) in d["events"]:
                 at = now - timedelta(hours=ago)
-                session.add(
-                    Event(
-                        contact_id=contact.id,
-                        type=kind,
-                        occurred_at=at,
-                        campaign_id=campaign_id,
-                        machine=machine,
-                    )
+                is_order = kind == "order.placed"
+                stored = Event(
+                    contact_id=contact.id,
+                    type=kind,
+                    occurred_at=at,
+                    campaign_id=campaign_id,
+                    machine=machine,
+                    data={"total": float(total)} if is_order else {},
                 )
-                events.append((kind, at, campaign_id, machine))
+                session.add(stored)
+                session.flush()
+                for line, (sku, category) in enumerate(lines if is_order else [], start=1):
+                    session.add(
+                        OrderItem(
+                            event_id=stored.id,
+                            line=line,
+                            contact_id=contact.id,
+                            order_id=str(stored.id),
+                            sku=sku,
+                            category=category,
+                            qty=1,
+                            price=total,
+                            placed_at=at,
+                        )
+                    )
+                order = (total, lines) if is_order else None
+                events.append((kind, at, campaign_id, machine, order))
             twins[contact.id] = Member(
-                fields=fields,
+                fields={**fields, **derived},
                 attributes={k: v for k, v in attributes.items() if v is not None},
                 consent=dict(d["consent"]),
                 lists=set(d["lists"]),

@@ -25,6 +25,13 @@ KINDS = {
     "orders_count": "number",
     "total_spent": "number",
     "last_order_at": "datetime",
+    "rfm.recency": "number",
+    "rfm.frequency": "number",
+    "rfm.monetary": "number",
+    "rfm.group": "group",
+    "favourite_category": "text",
+    "points_expiring": "number",
+    "points_expire_at": "date",
 }
 
 
@@ -36,7 +43,9 @@ class Member:
     attributes: dict[str, Any] = field(default_factory=dict)
     consent: dict[str, bool] = field(default_factory=dict)
     lists: set[int] = field(default_factory=set)
-    events: list[tuple[str, datetime, int | None, bool]] = field(default_factory=list)
+    # (type, at, campaign_id, machine, order): order is (total, [(sku, category), ...]) for
+    # order.placed events, else None
+    events: list[tuple[str, datetime, int | None, bool, Any]] = field(default_factory=list)
 
 
 def matches(rules: dict[str, Any] | None, m: Member, now: datetime, zone: str = "UTC") -> bool:
@@ -169,9 +178,20 @@ def _celebrated(birthday: date, day: date) -> bool:
     )
 
 
+def _order_fits(rule: dict[str, Any], order: Any) -> bool:
+    """The order's contents meet the rule's sku, category and min_total."""
+    total, lines = order if order is not None else (Decimal(0), [])
+    if rule.get("sku") is not None and all(sku != rule["sku"] for sku, _ in lines):
+        return False
+    if rule.get("category") is not None and all(cat != rule["category"] for _, cat in lines):
+        return False
+    return rule.get("min_total") is None or total >= Decimal(str(rule["min_total"]))
+
+
 def _event(rule: dict[str, Any], m: Member, now: datetime) -> bool:
     hits = 0
-    for kind, at, campaign_id, machine in m.events:
+    spent = Decimal(0)
+    for kind, at, campaign_id, machine, order in m.events:
         if kind != rule["event"]:
             continue
         if rule.get("within_days") is not None and not (
@@ -182,5 +202,10 @@ def _event(rule: dict[str, Any], m: Member, now: datetime) -> bool:
             continue
         if machine and kind in ("email.opened", "email.clicked"):
             continue
+        if not _order_fits(rule, order):
+            continue
         hits += 1
+        spent += order[0] if order is not None else Decimal(0)
+    if rule.get("min_spent") is not None and spent < Decimal(str(rule["min_spent"])):
+        return False
     return hits >= rule.get("min_count", 1)

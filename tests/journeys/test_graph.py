@@ -85,7 +85,7 @@ def test_a_branch_on_a_step_not_earlier_on_every_path_is_named():
         ({"exit_on": ["order.cancelled"]}, "exit_on"),
         ({"entry": {"event": "signup"}}, "entry.event"),
         ({"entry": {"date_field": "birthday", "time": "25:00"}}, "entry.time"),
-        ({"entry": {"date_field": "points_expire_at"}}, "entry.date_field"),
+        ({"entry": {"date_field": "anniversary"}}, "entry.date_field"),
         ({"colour": "red"}, "colour"),
     ],
 )

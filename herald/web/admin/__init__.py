@@ -31,6 +31,7 @@ from herald.web.admin.imports import ImportView
 from herald.web.admin.journeys import JourneyView
 from herald.web.admin.outbox import OutboxView
 from herald.web.admin.reports import ReportView
+from herald.web.admin.rfm import RfmView
 from herald.web.admin.send_time import SendTimeView
 from herald.web.admin.workspace import add_workspace_views
 from herald.web.security import csp_nonce
@@ -105,6 +106,7 @@ def init_app(app: Flask) -> Admin:
     admin.add_view(
         CampaignView(Campaign, session, name="Campaigns", endpoint="campaigns", url="campaigns")
     )
+    admin.add_view(RfmView(name="RFM", endpoint="rfm", url="rfm"))
     admin.add_view(BuilderView(name="New campaign", endpoint="builder", url="build"))
     admin.add_view(CalendarView(name="Calendar", endpoint="calendar", url="calendar"))
     admin.add_view(SendTimeView(name="Send time", endpoint="send_time", url="send-time"))

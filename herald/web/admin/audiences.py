@@ -67,6 +67,7 @@ class ContactView(HeraldModelView):
         "points",
         "orders_count",
         "total_spent",
+        "rfm_group",
         "created_at",
     )
     column_default_sort = ("id", True)
@@ -76,6 +77,8 @@ class ContactView(HeraldModelView):
         "external_id": "External id",
         "orders_count": "Orders",
         "total_spent": "Spent",
+        "rfm_group": "RFM group",
+        "favourite_category": "Favourite category",
         "created_at": "Created",
     }
     column_formatters = {

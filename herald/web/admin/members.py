@@ -9,8 +9,9 @@ from flask import abort, redirect, url_for
 from flask_admin import BaseView, expose
 from markupsafe import Markup, escape
 
-from herald.audiences import history
+from herald.audiences import history, orders
 from herald.audiences.models import Contact
+from herald.audiences.rfm import GROUP_LABELS
 from herald.campaigns import results
 from herald.web import deps
 from herald.web.admin.auth import Protected
@@ -48,4 +49,6 @@ class MemberView(Protected, BaseView):
             events=[(event, history.describe(event)) for event in events],
             loyalty=history.loyalty(events),
             messages=results.member_messages(session, contact.id),
+            items=orders.recent_items(session, contact.id),
+            group_labels=GROUP_LABELS,
         )

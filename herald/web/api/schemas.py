@@ -81,6 +81,46 @@ CONTACT = {
         "orders_count": {"type": "integer"},
         "total_spent": {"type": "number"},
         "last_order_at": {"type": ["string", "null"], "format": "date-time"},
+        "rfm": {
+            "type": "object",
+            "description": "RFM scores (1-5, quintiles over members with orders; 5 is the most"
+            " recent, frequent, highest spend) and named group, recomputed daily; null"
+            " without orders",
+            "properties": {
+                "recency": {"type": ["integer", "null"], "minimum": 1, "maximum": 5},
+                "frequency": {"type": ["integer", "null"], "minimum": 1, "maximum": 5},
+                "monetary": {"type": ["integer", "null"], "minimum": 1, "maximum": 5},
+                "group": {
+                    "type": ["string", "null"],
+                    "enum": [
+                        "champions",
+                        "loyal",
+                        "potential",
+                        "new",
+                        "at_risk",
+                        "cant_lose",
+                        "hibernating",
+                        "lost",
+                        None,
+                    ],
+                },
+            },
+        },
+        "favourite_category": {
+            "type": ["string", "null"],
+            "description": "the category with the most spend",
+        },
+        "referral_code": {
+            "type": ["string", "null"],
+            "description": "the member's own code; a customer.created with"
+            " customer.referred_by = this code credits the member",
+        },
+        "referred_by_id": {"type": ["integer", "null"]},
+        "points_expiring": {
+            "type": ["integer", "null"],
+            "description": "points of the nearest lot still to expire",
+        },
+        "points_expire_at": {"type": ["string", "null"], "format": "date"},
         "created_at": {"type": ["string", "null"], "format": "date-time"},
         "updated_at": {"type": ["string", "null"], "format": "date-time"},
         "best_hour": {

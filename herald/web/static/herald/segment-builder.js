@@ -19,7 +19,24 @@
     ["total_spent", "Total spent", "number"],
     ["last_order_at", "Last order at", "datetime"],
     ["consent.email", "Email consent", "consent"],
-    ["consent.sms", "SMS consent", "consent"]
+    ["consent.sms", "SMS consent", "consent"],
+    ["rfm.group", "RFM group", "rfm_group"],
+    ["rfm.recency", "RFM recency (1–5)", "number"],
+    ["rfm.frequency", "RFM frequency (1–5)", "number"],
+    ["rfm.monetary", "RFM monetary (1–5)", "number"],
+    ["favourite_category", "Favourite category", "text"],
+    ["points_expiring", "Points expiring", "number"],
+    ["points_expire_at", "Points expire on", "day"],
+    ["referral_code", "Referral code", "text"]
+  ];
+  var RFM_GROUPS = ["champions", "loyal", "potential", "new", "at_risk", "cant_lose",
+    "hibernating", "lost"];
+  /* order.placed conditions may also look at the order's contents (contract section 15) */
+  var ORDER_KEYS = [
+    ["sku", "with product (SKU)", "text", "e.g. TEA-1"],
+    ["category", "in category", "text", "e.g. tea"],
+    ["min_total", "order total at least", "number", "any"],
+    ["min_spent", "spent in total at least", "number", "any"]
   ];
   var OTHER_FIELDS = {external_id: "text", created_at: "datetime", updated_at: "datetime"};
   var EVENTS = [
@@ -44,6 +61,8 @@
     tier: ["eq", "ne"].concat(ORDER, ["in", "not_in"], NO_VALUE, ["between"]),
     number: ["eq", "ne"].concat(ORDER, ["in", "not_in"], NO_VALUE, ["between"]),
     date: ["eq", "ne"].concat(ORDER, NO_VALUE, ["between", "birthday_within_days"]),
+    day: ["eq", "ne"].concat(ORDER, NO_VALUE, ["between"]),
+    rfm_group: ["eq", "ne", "in", "not_in"].concat(NO_VALUE),
     datetime: ["eq", "ne"].concat(ORDER, NO_VALUE, ["between", "within_last_days"]),
     attribute: ["eq", "ne"].concat(ORDER, ["in", "not_in"], TEXT, NO_VALUE, ["between"]),
     consent: ["eq", "ne"].concat(NO_VALUE),
@@ -185,6 +204,8 @@
       cond.value = typeof old[0] === "boolean" ? old[0] : true;
     } else if (kind === "tier") {
       cond.value = TIERS.indexOf(old[0]) >= 0 ? old[0] : "";
+    } else if (kind === "rfm_group") {
+      cond.value = RFM_GROUPS.indexOf(old[0]) >= 0 ? old[0] : "";
     } else {
       cond.value = old.length ? old[0] : "";
     }
@@ -428,6 +449,7 @@
     if (node.type === "event") {
       this.eventInputs(row, node);
       row.appendChild(remove);
+      if (node.event === "order.placed") { this.orderInputs(row, node); }
       return row;
     }
 
@@ -513,11 +535,32 @@
     }
   };
 
+  Builder.prototype.orderInputs = function (row, node) {
+    var self = this;
+    var box = h("div", {"class": "rule-order d-flex flex-wrap align-items-center w-100 mt-1"});
+    ORDER_KEYS.forEach(function (k) {
+      var numeric = k[2] === "number";
+      var attrs = numeric ? {type: "number", min: "0", step: "any", placeholder: k[3],
+        "class": "form-control form-control-sm rule-num"} :
+        {placeholder: k[3], "class": "form-control form-control-sm rule-order-text"};
+      var field = input("event-" + k[0].replace("_", "-"), node[k[0]], attrs);
+      field.setAttribute("aria-label", k[1]);
+      field.addEventListener("input", function () {
+        var v = field.value;
+        node[k[0]] = v === "" ? undefined : (numeric ? parseDays(v) : v);
+        self.changed();
+      });
+      box.appendChild(h("span", {"class": "rule-word", text: k[1]}));
+      box.appendChild(field);
+    });
+    row.appendChild(box);
+  };
+
   Builder.prototype.valueInputs = function (node, kind) {
     var self = this;
     var box = h("div", {"class": "rule-value"});
     var s = shape(node.op);
-    var type = kind === "number" ? "number" : kind === "date" ? "date" : "text";
+    var type = kind === "number" ? "number" : (kind === "date" || kind === "day") ? "date" : "text";
     var hint = kind === "datetime" ? {placeholder: "2026-05-17T10:00:00Z"} : {};
     function typed(extra) {
       var attrs = {type: type};
@@ -542,17 +585,19 @@
       box.appendChild(c);
       return box;
     }
-    if (kind === "tier" && s === "list") {
+    var CHOICES = kind === "rfm_group" ? RFM_GROUPS : TIERS;
+    var prefix = kind === "rfm_group" ? "group-" : "tier-";
+    if ((kind === "tier" || kind === "rfm_group") && s === "list") {
       var chosen = items(node.value);
-      var chips = h("div", {"class": "btn-group btn-group-sm btn-group-toggle rule-tiers", "data-role": "value"});
-      TIERS.forEach(function (t) {
+      var chips = h("div", {"class": "btn-group btn-group-sm btn-group-toggle rule-tiers flex-wrap", "data-role": "value"});
+      CHOICES.forEach(function (t) {
         var on = chosen.indexOf(t) >= 0;
-        var b = button(t, on ? "btn-info active" : "btn-outline-info", "tier-" + t);
+        var b = button(t, on ? "btn-info active" : "btn-outline-info", prefix + t);
         b.setAttribute("aria-pressed", on ? "true" : "false");
         b.addEventListener("click", function () {
           var now = items(node.value);
           node.value = on ? now.filter(function (x) { return x !== t; }) :
-            TIERS.filter(function (x) { return x === t || now.indexOf(x) >= 0; });
+            CHOICES.filter(function (x) { return x === t || now.indexOf(x) >= 0; });
           self.update();
         });
         chips.appendChild(b);
@@ -561,12 +606,12 @@
       box.appendChild(chips);
       return box;
     }
-    if (kind === "tier") {
-      var tierOptions = TIERS.map(function (t) { return [t, t]; });
+    if (kind === "tier" || kind === "rfm_group") {
+      var tierOptions = CHOICES.map(function (t) { return [t, t]; });
       var pair = s === "pair" ? items(node.value) : [node.value];
       pair.forEach(function (v, i) {
         var opts = tierOptions.slice();
-        if (TIERS.indexOf(v) < 0) { opts.unshift([show(v), show(v) || "choose…"]); }
+        if (CHOICES.indexOf(v) < 0) { opts.unshift([show(v), show(v) || "choose…"]); }
         var t = select(s === "pair" ? (i ? "value-high" : "value-low") : "value", opts, show(v));
         t.addEventListener("change", function () {
           if (s === "pair") { node.value[i] = t.value; } else { node.value = t.value; }
