@@ -27,6 +27,7 @@ JOURNEY_IN = {
         "re_entry": {"description": '"never", "after_exit" or {"after_days": N}'},
         "holdout": {"type": "number", "minimum": 0, "maximum": 1},
         "steps": {"type": "array", "items": {"type": "object"}, "minItems": 1},
+        "promotion_id": {"type": ["integer", "null"], "description": "the promotion it belongs to"},
     },
 }
 JOURNEY = {
@@ -54,6 +55,7 @@ def journey_dict(journey: Journey) -> dict[str, Any]:
         **journey.definition,
         "status": journey.status,
         "step_campaigns": journey.step_campaigns,
+        "promotion_id": journey.promotion_id,
         "created_at": journey.created_at.isoformat(),
         "updated_at": journey.updated_at.isoformat(),
     }

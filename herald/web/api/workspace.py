@@ -29,7 +29,11 @@ def campaign_preview(id: int) -> Any:
     session = deps.session()
     campaign = service.get_campaign(session, id)
     return preview.preview(
-        session, campaign, request.args.get("contact_id"), request.args.get("variant")
+        session,
+        campaign,
+        request.args.get("contact_id"),
+        request.args.get("variant"),
+        deps.settings().timezone,
     )
 
 
