@@ -144,7 +144,7 @@ def test_a_marketer_plans_double_11_and_reads_its_report(app, db):  # type: igno
             "els => els.map(e => e.closest('td').dataset.day)",
         )
         assert days == [f"2027-11-{d:02d}" for d in range(1, 12)]
-        assert page.locator(f"td[data-day='2027-11-01'] .cal-span").inner_text() == (
+        assert page.locator("td[data-day='2027-11-01'] .cal-span").inner_text() == (
             "Double 11 2027"
         )
         assert page.locator(f".cal-item[data-in-promotion='{pid}']").count() == 5
