@@ -15,6 +15,7 @@ from wtforms import SelectField, StringField, TextAreaField
 
 from herald.audiences.models import Segment
 from herald.campaigns import metrics, promotion_templates, promotions
+from herald.campaigns.models import Campaign
 from herald.campaigns.promotions import KIND_LABELS, METRIC_LABELS, Promotion
 from herald.core.errors import Conflict, HeraldError, ValidationError
 from herald.journeys.models import Journey
@@ -174,17 +175,50 @@ class PromotionView(Protected, BaseView):
         journeys = session.scalars(
             select(Journey).where(Journey.promotion_id == promotion.id).order_by(Journey.id)
         ).all()
+        # campaigns a marketer may add: broadcasts in no promotion yet (not triggers' or
+        # journeys' own, which follow their trigger or journey)
+        free = session.scalars(
+            select(Campaign)
+            .where(Campaign.promotion_id.is_(None), Campaign.status != "cancelled")
+            .order_by(Campaign.id.desc())
+            .limit(200)
+        ).all()
         return self.render(
             "admin/herald/promotion_detail.html",
             promotion=promotion,
             campaigns=campaigns,
             journeys=journeys,
+            free=[c for c in free if (c.schedule or {}).get("type") not in ("journey", "trigger")],
             report=metrics.promotion_report(session, promotion),
             kinds=KIND_LABELS,
             metrics=METRIC_LABELS,
             phase=promotions.phase(promotion),
             zone=deps.settings().timezone,
         )
+
+    @expose("/<int:promotion_id>/campaigns", methods=("POST",))
+    def campaigns_view(self, promotion_id: int) -> Any:
+        """Add a campaign to the promotion (``add``) or take one out of it (``remove``)."""
+        require_write()
+        session = deps.session()
+        promotion = self._promotion(promotion_id)
+        try:
+            campaign_id = int(request.form.get("campaign_id") or "")
+        except ValueError:
+            flash("Choose a campaign.", "danger")
+            return redirect(url_for(".detail", promotion_id=promotion_id))
+        campaign = session.get(Campaign, campaign_id)
+        if campaign is None:
+            abort(404, description=f"there is no campaign #{campaign_id}")
+        if request.form.get("do") == "remove":
+            if campaign.promotion_id == promotion.id:
+                campaign.promotion_id = None
+            flash(f"{campaign.name!r} is no longer part of {promotion.name}.", "success")
+        else:
+            campaign.promotion_id = promotion.id
+            flash(f"{campaign.name!r} is now part of {promotion.name}.", "success")
+        session.commit()
+        return redirect(url_for(".detail", promotion_id=promotion_id))
 
     @expose("/<int:promotion_id>/delete", methods=("POST",))
     def delete_view(self, promotion_id: int) -> Any:
