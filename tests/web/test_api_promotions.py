@@ -219,3 +219,14 @@ def test_the_calendar_shows_the_promotion_as_a_span_with_its_campaigns(client, a
     assert [i["kind"] for i in late["items"]].count("promotion") == 1
     after = client.get("/api/v1/calendar?from=2027-11-12&to=2027-11-30", headers=auth).json
     assert [i["kind"] for i in after["items"]].count("promotion") == 0
+
+
+def test_a_preview_without_a_promotion_shows_a_sample_one(client, auth):
+    body = email_campaign()
+    body["variants"][0]["subject"] = (
+        "{{ promotion.name }} ends in {{ promotion.ends_at | countdown }}"
+    )
+    campaign = client.post("/api/v1/campaigns", json=body, headers=auth).json
+    preview = client.get(f"/api/v1/campaigns/{campaign['id']}/preview", headers=auth).json
+    assert preview["promotion"] == {"id": None, "name": "Double 11 (sample)"}
+    assert preview["subject"] == "Double 11 (sample) ends in 2 days 4 hours"
