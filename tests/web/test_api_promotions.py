@@ -126,8 +126,14 @@ def test_deleting_detaches_drafts_but_is_refused_once_a_campaign_has_sent(client
     draft = client.post(
         "/api/v1/campaigns", json=email_campaign(promotion_id=pid), headers=auth
     ).json
+    journey = client.post(
+        "/api/v1/journeys", json={**welcome(), "promotion_id": pid}, headers=auth
+    ).json
     assert client.delete(f"/api/v1/promotions/{pid}", headers=auth).status_code == 204
     assert client.get(f"/api/v1/campaigns/{draft['id']}", headers=auth).json["promotion_id"] is None
+    assert (
+        client.get(f"/api/v1/journeys/{journey['id']}", headers=auth).json["promotion_id"] is None
+    )
 
     pid = _create(client, auth)["id"]
     sent = client.post(
