@@ -24,7 +24,9 @@ from herald.journeys.models import Journey, JourneyEntry
 
 
 def check(session: Session, payload: Any) -> dict[str, Any]:
-    """The whole definition checked, segment rules compiled and segment ids looked up."""
+    """The whole definition checked, segment rules compiled and segment ids looked up (a
+    ``promotion_id`` beside it is checked too, and kept out of the definition)."""
+    payload, _, _ = _promotion(session, payload)
     definition = graph.check(payload)
     entry = definition["entry"]
     if entry.get("filter") is not None:

@@ -3,11 +3,15 @@ nothing written, the gallery's refusals, adding and taking out campaigns, deleti
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import func, select
 
 from herald.campaigns.models import Campaign, Run
 from herald.campaigns.promotions import Promotion
 from herald.core import clock
+from herald.journeys.models import Journey
+from tests.journeys.support import welcome
 from tests.web.test_admin import csrf_token, login, make_campaign, users  # noqa: F401
 
 FORM = {
@@ -117,3 +121,29 @@ def test_campaigns_are_added_taken_out_and_a_sent_promotion_is_kept(client, db, 
     )
     assert "deleted; its campaigns are kept" in deleted.text
     assert _count(db) == 0
+
+
+def test_the_journey_builder_takes_and_shows_a_promotion_id(client, db, users):  # noqa: F811
+    login(client, users["marketer"])
+    token = csrf_token(client, "/admin/promotions/new/")
+    client.post("/admin/promotions/new/", data={**FORM, "csrf_token": token})
+    with db.session() as session:
+        pid = session.scalar(select(Promotion.id))
+    definition = {**welcome(), "promotion_id": pid}
+    checked = client.post(
+        "/admin/journeys/check",
+        data=json.dumps(definition),
+        headers={"X-CSRFToken": token, "Content-Type": "application/json"},
+    )
+    assert checked.json["ok"] is True, checked.json
+    saved = client.post(
+        "/admin/journeys/new", data={"csrf_token": token, "definition": json.dumps(definition)}
+    )
+    assert saved.status_code == 302
+    with db.session() as session:
+        journey = session.scalars(select(Journey)).one()
+        assert journey.promotion_id == pid
+    edit = client.get(f"/admin/journeys/{journey.id}/edit")
+    assert f"&#34;promotion_id&#34;: {pid}" in edit.text or f'"promotion_id": {pid}' in edit.text
+    page = client.get(f"/admin/promotions/{pid}/")
+    assert f'href="/admin/journeys/{journey.id}/"' in page.text

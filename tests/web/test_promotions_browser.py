@@ -127,6 +127,7 @@ def test_a_marketer_plans_double_11_and_reads_its_report(app, db):  # type: igno
             "social",
         ]
         assert page.locator("#promotion-campaigns .status-draft").count() == 5
+        assert rows.nth(0).locator("td").nth(2).inner_text() == "2027-11-01 10:00"
         assert page.inner_text("#goal-percent") == "0.0%"
         promotion_url = page.url
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from wtforms import SelectField, StringField, TextAreaField
 
 from herald.audiences.models import Segment
-from herald.campaigns import metrics, promotion_templates, promotions
+from herald.campaigns import metrics, promotion_templates, promotions, schedules
 from herald.campaigns.models import Campaign
 from herald.campaigns.promotions import KIND_LABELS, METRIC_LABELS, Promotion
 from herald.core.errors import Conflict, HeraldError, ValidationError
@@ -86,6 +86,21 @@ def _moment(raw: Any, zone: ZoneInfo) -> Any:
     except ValueError:
         return raw
     return (value if value.tzinfo else value.replace(tzinfo=zone)).isoformat()
+
+
+def _when(campaign: Campaign, zone: ZoneInfo) -> str:
+    """When a campaign sends, in the shop's zone, in a few words."""
+    schedule = campaign.schedule or {}
+    if schedule.get("type") == "once" and schedule.get("at"):
+        try:
+            return schedules.parse_at(schedule["at"]).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        except ValidationError:
+            return str(schedule["at"])
+    if schedule.get("type") == "local_time":
+        return f"{schedule.get('date')} {schedule.get('time')} (member's time)"
+    if schedule.get("type") == "recurring":
+        return f"on the rule {schedule.get('cron')}"
+    return "when sent"
 
 
 def _place_errors(form: PromotionForm, exc: ValidationError) -> None:
@@ -188,6 +203,7 @@ class PromotionView(Protected, BaseView):
             promotion=promotion,
             campaigns=campaigns,
             journeys=journeys,
+            when={c.id: _when(c, deps.settings().timezone) for c in campaigns},
             free=[c for c in free if (c.schedule or {}).get("type") not in ("journey", "trigger")],
             report=metrics.promotion_report(session, promotion),
             kinds=KIND_LABELS,
