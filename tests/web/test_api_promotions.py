@@ -179,6 +179,9 @@ def test_the_double_11_template_fills_in_a_promotion_and_draft_campaigns(client,
         ("social", "draft"),
     ]
     assert {c["promotion_id"] for c in campaigns} == {promotion["id"]}
+    listed = client.get(f"/api/v1/campaigns?promotion_id={promotion['id']}", headers=auth).json
+    assert sorted(c["id"] for c in listed["items"]) == ids
+    assert client.get("/api/v1/campaigns?promotion_id=x", headers=auth).status_code == 422
     flash = campaigns[2]
     assert "promotion.ends_at | countdown" in flash["variants"][0]["subject"]
     preview = client.get(f"/api/v1/campaigns/{flash['id']}/preview", headers=auth).json
