@@ -299,12 +299,16 @@ def describe(template: Template, zone: ZoneInfo | None = None) -> dict[str, Any]
         "description": template.description,
         "goal": template.goal,
         "budget": template.budget,
+        "yearly": template.yearly,
         "campaigns": [{"name": d.name, "channel": d.channel} for d in template.drafts],
         "next": (
             {
                 "year": upcoming.year,
                 "starts_at": upcoming.starts_at.isoformat(),
                 "ends_at": upcoming.ends_at.isoformat(),
+                "first_day": upcoming.starts_at.date().isoformat(),
+                # a promotion ending at midnight ends on the day before
+                "last_day": (upcoming.ends_at - timedelta(microseconds=1)).date().isoformat(),
             }
             if upcoming
             else None

@@ -160,6 +160,16 @@ def test_the_double_11_template_fills_in_a_promotion_and_draft_campaigns(client,
         "launch",
         "winback",
     ]
+    double11 = gallery[0]
+    assert double11["next"]["first_day"][4:] == "-11-01"
+    assert double11["next"]["last_day"][4:] == "-11-11"
+    assert [c["channel"] for c in double11["campaigns"]] == [
+        "email",
+        "member_day",
+        "email",
+        "sms",
+        "social",
+    ]
     applied = client.post(
         "/api/v1/promotion-templates/double11/apply", json={"year": 2027}, headers=auth
     )

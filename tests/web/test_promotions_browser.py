@@ -112,6 +112,7 @@ def test_a_marketer_plans_double_11_and_reads_its_report(app, db):  # type: igno
         page.click("#start-from-template")
         assert page.locator("#promotion-gallery [data-template]").count() == 8
         card = page.locator("[data-template=double11]")
+        assert card.locator(".next-dates").inner_text().endswith("-11-11")
         card.locator("input[name=year]").fill("2027")
         page.click("#apply-double11")
         page.wait_for_url(re.compile(r".*/admin/promotions/\d+/$"))
