@@ -14,6 +14,7 @@ from herald.audiences.models import (
 from herald.campaigns.coupons import Coupon
 from herald.campaigns.models import Batch, Campaign, Delivery, Run, Trigger, Variant
 from herald.campaigns.posts import RunPost
+from herald.campaigns.promotions import Promotion
 from herald.core.accounts import ApiToken, User
 from herald.core.db import Base
 from herald.journeys.models import (
@@ -43,6 +44,7 @@ __all__ = [
     "JourneySignal",
     "JourneyVisit",
     "ListMember",
+    "Promotion",
     "ReportSent",
     "Run",
     "RunPost",

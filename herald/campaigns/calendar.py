@@ -12,14 +12,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from herald.campaigns import schedules
+from herald.campaigns import promotions, schedules
 from herald.campaigns.models import Campaign
+from herald.campaigns.promotions import Promotion
 from herald.core.errors import ValidationError
 
 MAX_DAYS = 366
 # a recurring rule firing every minute would fill a month with 44,640 items
 MAX_OCCURRENCES = 500
-# item kinds; promotions and journeys join when those features land
+# item kinds; journeys join when that feature lands
 KINDS = ("campaign", "member_day", "promotion", "journey")
 HIDDEN = ("cancelled",)
 
@@ -94,7 +95,8 @@ def next_occurrences(
 
 
 def calendar(session: Session, start: date, end: date, zone: ZoneInfo) -> list[dict[str, Any]]:
-    """Every campaign send between the two dates (in ``zone``, both included), in time order."""
+    """Every campaign send between the two dates (in ``zone``, both included), in time order,
+    and the promotions running on any of those days as spans."""
     low = datetime.combine(start, time(), zone)
     high = datetime.combine(end + timedelta(days=1), time(), zone)
     items: list[dict[str, Any]] = []
@@ -127,11 +129,55 @@ def calendar(session: Session, start: date, end: date, zone: ZoneInfo) -> list[d
                     "local": at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
                     "schedule": kind,
                     "status": campaign.status,
-                    "promotion_id": None,
+                    "promotion_id": campaign.promotion_id,
                 }
             )
-    items.sort(key=lambda item: (item["local"], item["id"]))
+    items.extend(promotion_spans(session, low, high, zone))
+    items.sort(key=lambda item: (item["local"], item["kind"] != "promotion", item["id"]))
     return items
+
+
+def promotion_spans(
+    session: Session, low: datetime, high: datetime, zone: ZoneInfo
+) -> list[dict[str, Any]]:
+    """Each promotion overlapping ``[low, high)`` as a span (``starts_at`` to ``ends_at``, and
+    its local first and last day), with its campaigns' ids."""
+    rows = session.scalars(
+        select(Promotion)
+        .where(Promotion.starts_at < high, Promotion.ends_at > low)
+        .order_by(Promotion.starts_at, Promotion.id)
+    ).all()
+    members: dict[int, list[int]] = {}
+    if rows:
+        for campaign_id, promotion_id in session.execute(
+            select(Campaign.id, Campaign.promotion_id)
+            .where(Campaign.promotion_id.in_([p.id for p in rows]))
+            .order_by(Campaign.id)
+        ):
+            members.setdefault(promotion_id, []).append(campaign_id)
+    out = []
+    for promotion in rows:
+        start = promotion.starts_at.astimezone(zone)
+        # a promotion ending at midnight ends on the day before
+        last = (promotion.ends_at - timedelta(microseconds=1)).astimezone(zone)
+        out.append(
+            {
+                "kind": "promotion",
+                "id": promotion.id,
+                "name": promotion.name,
+                "channel": None,
+                "starts_at": promotion.starts_at.isoformat(),
+                "ends_at": promotion.ends_at.isoformat(),
+                "local": start.strftime("%Y-%m-%d %H:%M"),
+                "first_day": start.date().isoformat(),
+                "last_day": last.date().isoformat(),
+                "promotion_kind": promotion.kind,
+                "status": promotions.phase(promotion),
+                "promotion_id": promotion.id,
+                "campaign_ids": members.get(promotion.id, []),
+            }
+        )
+    return out
 
 
 def describe(schedule: Mapping[str, Any], zone: ZoneInfo) -> str:

@@ -1,11 +1,20 @@
-"""What templates see of a member: the ``contact`` of every message's context."""
+"""What templates see of a member: the ``contact`` of every message's context, and the
+``promotion`` and ``now`` of the moment it is sent, in the member's zone."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.orm import Session
 
 from herald.audiences.contacts import behaviour
 from herald.audiences.models import Contact
+from herald.campaigns import promotions
+from herald.campaigns.promotions import Promotion
+from herald.core import clock
 
 
 def contact_context(contact: Contact) -> dict[str, Any]:
@@ -30,3 +39,32 @@ def contact_context(contact: Contact) -> dict[str, Any]:
         "total_spent": float(contact.total_spent or 0),
         **derived,
     }
+
+
+def member_zone(contact: Contact | None, default_zone: ZoneInfo) -> ZoneInfo:
+    """The member's own zone where known (and valid), else the shop's."""
+    name = contact.timezone if contact is not None else None
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return default_zone
+
+
+def promotion_snapshot(session: Session, promotion_id: int | None) -> dict[str, Any]:
+    """What templates see as ``promotion``, in UTC, read once per run (``{}`` without one)."""
+    if promotion_id is None:
+        return {}
+    return promotions.template_view(session.get(Promotion, promotion_id), ZoneInfo("UTC"))
+
+
+def moment_context(
+    promotion: Mapping[str, Any], zone: ZoneInfo, now: datetime | None = None
+) -> dict[str, Any]:
+    """``promotion`` and ``now`` (the send time) with their times in ``zone``, the member's."""
+    local = {
+        key: value.astimezone(zone) if isinstance(value, datetime) else value
+        for key, value in promotion.items()
+    }
+    return {"promotion": local, "now": (now or clock.now()).astimezone(zone)}

@@ -14,12 +14,13 @@ from sqlalchemy.orm import Session
 from herald.abtest import intervals
 from herald.abtest.sentence import decision_sentence
 from herald.audiences.models import Event
-from herald.campaigns import attribution
+from herald.campaigns import attribution, promotions
 from herald.campaigns import status as st
 from herald.campaigns.attribution import ConversionOrder
 from herald.campaigns.coupons import Coupon
 from herald.campaigns.models import Campaign, Delivery, Run, Variant
 from herald.campaigns.posts import RunPost
+from herald.campaigns.promotions import Promotion
 
 COUNTS = (
     "recipients",
@@ -280,3 +281,69 @@ def social_stats(session: Session, run_ids: list[int]) -> dict[str, Any] | None:
     fetched = [p.fetched_at for p in posts if p.fetched_at]
     out["fetched_at"] = max(fetched).isoformat() if fetched else None
     return out
+
+
+def promotion_report(session: Session, promotion: Promotion) -> dict[str, Any]:
+    """``GET /promotions/{id}/report``: the metrics of every campaign of the promotion (its
+    journeys' message steps included), in total and per channel, its coupons, its attributed
+    orders and revenue (an order counts once, whichever of its campaigns it is credited to),
+    and the goal with whether it was reached."""
+    runs = session.execute(
+        select(Run.id, Campaign.channel, Campaign.id)
+        .join(Campaign, Campaign.id == Run.campaign_id)
+        .where(Campaign.promotion_id == promotion.id)
+    ).all()
+    run_ids = [run_id for run_id, _, _ in runs]
+    totals, _ = runs_stats(session, run_ids)
+    channels = {
+        channel: runs_stats(session, [r for r, c, _ in runs if c == channel])[0]
+        for channel in sorted({c for _, c, _ in runs})
+    }
+    campaign_ids = select(Campaign.id).where(Campaign.promotion_id == promotion.id)
+    issued, redeemed = session.execute(
+        select(
+            func.count(Coupon.id),
+            func.count(Coupon.redeemed_at),
+        ).where(Coupon.campaign_id.in_(campaign_ids))
+    ).one()
+    credited = {c.order_id: c.revenue for c in conversion_orders(session, run_ids)}
+    orders, revenue = len(credited), float(sum(credited.values(), Decimal(0)))
+    reached_value = {
+        "revenue": revenue,
+        "orders": orders,
+        "signups": None,
+    }.get(promotion.goal_metric or "")
+    if promotion.goal_metric == "signups":
+        reached_value = signups(session, promotion)
+    target = float(promotion.goal_target) if promotion.goal_target is not None else None
+    return {
+        "promotion": promotions.to_dict(promotion),
+        "totals": totals,
+        "channels": channels,
+        "coupons": {"issued": int(issued or 0), "redeemed": int(redeemed or 0)},
+        "orders": orders,
+        "revenue": round(revenue, 2),
+        "goal": {
+            "metric": promotion.goal_metric,
+            "target": target,
+            "value": reached_value,
+            "progress": ratio(reached_value or 0, target) if target else None,
+            "reached": bool(target is not None and (reached_value or 0) >= target),
+        },
+        "budget": float(promotion.budget) if promotion.budget is not None else None,
+        "campaigns": len({campaign for _, _, campaign in runs}),
+    }
+
+
+def signups(session: Session, promotion: Promotion) -> int:
+    """Members who signed up (``customer.created``) during the promotion, each once."""
+    return int(
+        session.scalar(
+            select(func.count(distinct(Event.contact_id))).where(
+                Event.type == "customer.created",
+                Event.occurred_at >= promotion.starts_at,
+                Event.occurred_at <= promotion.ends_at,
+            )
+        )
+        or 0
+    )

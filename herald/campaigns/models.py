@@ -31,6 +31,11 @@ class Campaign(Base):
     name: Mapped[str] = mapped_column(String(200))
     channel: Mapped[str] = mapped_column(String(16))
     segment_id: Mapped[int | None] = mapped_column(ForeignKey("segments.id", ondelete="RESTRICT"))
+    # the promotion it belongs to (contract section 15); a journey's message steps carry the
+    # journey's, so the promotion's report and templates see them like any campaign
+    promotion_id: Mapped[int | None] = mapped_column(
+        ForeignKey("promotions.id", ondelete="SET NULL"), index=True
+    )
     status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
     schedule: Mapped[dict[str, Any]] = mapped_column(default=dict)
     ab_test: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)

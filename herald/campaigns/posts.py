@@ -16,9 +16,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ForeignKey, Integer, String, or_, select, update
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column, object_session
 
 from herald.campaigns.closing import finish_run_if_done
+from herald.campaigns.context import moment_context, promotion_snapshot
 from herald.campaigns.leases import release, stop_reason
 from herald.campaigns.models import Batch, Campaign, Run
 from herald.campaigns.recovery import MAX_ATTEMPTS, backoff
@@ -87,6 +88,7 @@ class RunPoster:
             variant_name=variant.name,
             content=dict(variant.content),
             started_at=run.started_at,
+            extras=_moments(campaign, settings),
         )
         self.batch_id = batch.id
         self.channel = channel
@@ -236,3 +238,10 @@ def refresh_engagement(
             )
         updated += 1
     return updated
+
+
+def _moments(campaign: Campaign, settings: Settings) -> dict[str, Any]:
+    """A post's ``promotion`` and ``now``, in the shop's zone (a post has no member)."""
+    session = object_session(campaign)
+    promotion = promotion_snapshot(session, campaign.promotion_id) if session is not None else {}
+    return moment_context(promotion, settings.timezone)

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formataddr, getaddresses, make_msgid
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from inscriptis import get_text
 from inscriptis.model.config import ParserConfig
@@ -16,13 +17,16 @@ from sqlalchemy.orm import Session
 
 from herald.audiences.models import Contact
 from herald.campaigns.context import contact_context as full
+from herald.campaigns.context import member_zone, moment_context, promotion_snapshot
 from herald.campaigns.models import Campaign, Variant
 from herald.channels.base import Outcome
 from herald.channels.email import EmailChannel, OutgoingEmail
 from herald.channels.sms import OutgoingSms, SmsChannel, segments
+from herald.core import clock
 from herald.core.errors import NotFound, ValidationError
 from herald.core.settings import Settings
 from herald.templating import render as templates
+from herald.templating.checks import sample_promotion
 from herald.templating.problems import TemplateProblem
 
 _TEXT = ParserConfig(display_links=True)
@@ -93,24 +97,32 @@ def preview(
     campaign: Campaign,
     contact_id: Any = None,
     variant_name: str | None = None,
+    zone: ZoneInfo | None = None,
 ) -> dict[str, Any]:
     """The variant rendered for the contact (values it lacks render empty), by channel: email
     ``{subject, html, text}``, sms ``{body, segments, encoding}``, social ``{status,
-    characters}``, member_day ``{benefit, notice}``."""
+    characters}``, member_day ``{benefit, notice}``. Templates see the campaign's promotion (a
+    sample one, named so, when it has none) and ``now``, in the member's zone (``zone``, the
+    shop's, for a member without one)."""
     contact = _contact(session, contact_id)
     index, variant = _variant(campaign, variant_name)
+    local = member_zone(contact, zone or ZoneInfo("UTC"))
+    now = clock.now()
+    promotion = promotion_snapshot(session, campaign.promotion_id) or sample_promotion(now)
     context = {
         "contact": contact_context(contact),
         "campaign": {"id": campaign.id, "name": campaign.name},
         "coupon": {},
         "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
         "event": {},
+        **moment_context(promotion, local, now),
     }
     out = _Renderer(campaign, index, variant, context)
     content = variant.content or {}
     answer: dict[str, Any] = {
         "variant": variant.name,
         "contact_id": contact.id if contact else None,
+        "promotion": {"id": promotion["id"] or None, "name": promotion["name"]},
     }
     if campaign.channel == "email":
         answer.update(_email(out, content))
@@ -165,7 +177,7 @@ def send_test(
     variant = body.get("variant")
     if variant is not None and not isinstance(variant, str):
         raise ValidationError("variant must be a variant's name", {"variant": "must be text"})
-    rendered = preview(session, campaign, body.get("contact_id"), variant)
+    rendered = preview(session, campaign, body.get("contact_id"), variant, settings.timezone)
     kind = campaign.channel
     if kind == "member_day":
         notice = rendered["notice"]

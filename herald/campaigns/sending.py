@@ -18,13 +18,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from herald.audiences.models import Contact
 from herald.campaigns import autopause, posts, senders
 from herald.campaigns import status as st
 from herald.campaigns.closing import finish_run_if_done
-from herald.campaigns.context import contact_context
+from herald.campaigns.context import (
+    contact_context,
+    member_zone,
+    moment_context,
+    promotion_snapshot,
+)
 from herald.campaigns.feedback import record_outcome_events
 from herald.campaigns.leases import claim_batch, release, stop_reason
 from herald.campaigns.models import Batch, Campaign, Delivery, Run
@@ -120,6 +125,10 @@ class BatchSender:
         self.report = report
         self.prepared: dict[int, Any] = {}
         self.variants = {v.id: v for v in campaign.variants}
+        session = object_session(campaign)
+        self.promotion = (
+            promotion_snapshot(session, campaign.promotion_id) if session is not None else {}
+        )
         self.renewed_at = time.monotonic()  # the claim took the lease just now
         self.claim_stamp: datetime | None = None
         self.rules = Rules(
@@ -251,6 +260,7 @@ class BatchSender:
             "coupon": {},
             "unsubscribe_url": unsubscribe,
             "event": dict(delivery.data or {}),
+            **moment_context(self.promotion, member_zone(contact, self.settings.timezone)),
         }
         return Recipient(
             contact_id=contact.id,

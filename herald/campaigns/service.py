@@ -12,14 +12,22 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from herald.audiences.models import Segment
-from herald.campaigns import schedules, status, workspace
+from herald.campaigns import promotions, schedules, status, workspace
 from herald.campaigns.measurable import check_measurable
 from herald.campaigns.models import Batch, Campaign, Delivery, Run, Variant
 from herald.campaigns.senders import SENDERS, sender_class
 from herald.core import clock
 from herald.core.errors import Conflict, NotFound, ValidationError
 
-CAMPAIGN_FIELDS = {"name", "channel", "segment_id", "variants", "ab_test", "schedule"}
+CAMPAIGN_FIELDS = {
+    "name",
+    "channel",
+    "segment_id",
+    "variants",
+    "ab_test",
+    "schedule",
+    "promotion_id",
+}
 VARIANT_KEYS = {"name"}
 MAX_ID = 2_147_483_647  # the largest id an INTEGER column holds
 
@@ -91,6 +99,11 @@ def update_campaign(
 ) -> Campaign:
     """Change a draft: the fields given replace the stored ones (``variants`` as a whole list),
     after the same checks as creation. Other statuses are a conflict."""
+    if isinstance(changes, Mapping) and set(changes) == {"promotion_id"}:
+        # which promotion a campaign counts for may change whatever it has sent
+        campaign.promotion_id = promotions.check_id(session, changes["promotion_id"])
+        session.flush()
+        return campaign
     if campaign.status != "draft":
         raise Conflict(f"only a draft can be changed; this campaign is {campaign.status}")
     if not isinstance(changes, Mapping):
@@ -102,6 +115,7 @@ def update_campaign(
         "variants": [{"name": v.name, **v.content} for v in campaign.variants],
         "schedule": campaign.schedule,
         "ab_test": campaign.ab_test,
+        "promotion_id": campaign.promotion_id,
     }
     if "channel" in changes and changes["channel"] != campaign.channel:
         raise ValidationError("a campaign's channel cannot change", {"channel": "fixed"})
@@ -174,6 +188,7 @@ def clean_campaign(session: Session, payload: Any, default_zone: ZoneInfo) -> di
         "name": name,
         "channel": channel,
         "segment_id": segment_id,
+        "promotion_id": promotions.check_id(session, payload.get("promotion_id")),
         "schedule": schedule,
         "ab_test": ab_test,
         "variants": variants,

@@ -67,6 +67,8 @@ class RunInfo:
     variant_name: str
     content: Mapping[str, Any]
     started_at: datetime
+    # more names its templates see, the same for every member (a social post's promotion, now)
+    extras: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Channel(Protocol):

@@ -101,6 +101,7 @@ class SocialChannel(http.HttpClient):
             "campaign": {"id": run.campaign_id, "name": run.campaign_name},
             "coupon": {},
             "unsubscribe_url": "",
+            **run.extras,
         }
         text = templates.render(prepared.status, context).strip()
         problem = None

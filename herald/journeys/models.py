@@ -33,6 +33,9 @@ class Journey(Base):
     status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
     definition: Mapped[dict[str, Any]] = mapped_column(default=dict)
     step_campaigns: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    promotion_id: Mapped[int | None] = mapped_column(
+        ForeignKey("promotions.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
     activated_at: Mapped[datetime | None]

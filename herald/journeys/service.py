@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from herald.audiences import segments
 from herald.audiences.models import Segment
-from herald.campaigns import service
+from herald.campaigns import promotions, service
 from herald.campaigns.models import Campaign, Variant
 from herald.core import clock
 from herald.core.errors import Conflict, NotFound, ValidationError
@@ -24,7 +24,9 @@ from herald.journeys.models import Journey, JourneyEntry
 
 
 def check(session: Session, payload: Any) -> dict[str, Any]:
-    """The whole definition checked, segment rules compiled and segment ids looked up."""
+    """The whole definition checked, segment rules compiled and segment ids looked up (a
+    ``promotion_id`` beside it is checked too, and kept out of the definition)."""
+    payload, _, _ = _promotion(session, payload)
     definition = graph.check(payload)
     entry = definition["entry"]
     if entry.get("filter") is not None:
@@ -46,12 +48,24 @@ def check(session: Session, payload: Any) -> dict[str, Any]:
     return definition
 
 
+def _promotion(session: Session, payload: Any) -> tuple[Any, bool, int | None]:
+    """The body without ``promotion_id`` (not part of the definition), whether it was given, and
+    its checked value."""
+    if not isinstance(payload, Mapping) or "promotion_id" not in payload:
+        return payload, False, None
+    rest = {k: v for k, v in payload.items() if k != "promotion_id"}
+    return rest, True, promotions.check_id(session, payload["promotion_id"])
+
+
 def create(session: Session, payload: Any, zone: ZoneInfo) -> Journey:
     """Store a checked journey as a draft, with a campaign per message step."""
+    payload, _, promotion_id = _promotion(session, payload)
     definition = check(session, payload)
     if session.scalar(select(Journey.id).where(Journey.name == definition["name"])):
         raise graph.invalid("name", f"a journey named {definition['name']!r} exists already")
-    journey = Journey(name=definition["name"], status="draft", definition=definition)
+    journey = Journey(
+        name=definition["name"], status="draft", definition=definition, promotion_id=promotion_id
+    )
     session.add(journey)
     session.flush()
     journey.step_campaigns = _sync_campaigns(session, journey, definition, zone)
@@ -64,6 +78,9 @@ def update(session: Session, journey: Journey, changes: Any, zone: ZoneInfo) -> 
     change its content, but an active journey cannot lose a step someone is at."""
     if not isinstance(changes, Mapping):
         raise graph.invalid("", "the body must be a JSON object")
+    changes, given, promotion_id = _promotion(session, changes)
+    if given:
+        journey.promotion_id = promotion_id
     current = {k: v for k, v in journey.definition.items()}
     definition = check(session, {**current, **changes})
     if definition["name"] != journey.name and session.scalar(
@@ -135,6 +152,8 @@ def _sync_campaigns(
             "transactional": step["transactional"],
         }
         campaign.status = "sending" if journey.status == "active" else "paused"
+        # the steps' messages count for the journey's promotion and see it in templates
+        campaign.promotion_id = journey.promotion_id
         out[step["id"]] = campaign.id
     session.flush()
     return out

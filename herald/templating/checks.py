@@ -10,7 +10,9 @@ renders empty at send time or fails that one delivery.)
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import meta, nodes
 from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError
@@ -55,6 +57,23 @@ CONTACT_FIELDS = frozenset(
         "updated_at",
     }
 )
+# the moment trial renders happen at, in the realistic member's zone
+TRIAL_NOW = datetime(2026, 11, 9, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+def sample_promotion(now: datetime) -> dict[str, Any]:
+    """A promotion for trial renders and previews of campaigns without one: Double 11, running
+    from two days before ``now`` until two days and four hours after it."""
+    return {
+        "id": 0,
+        "name": "Double 11 (sample)",
+        "kind": "holiday",
+        "starts_at": now - timedelta(days=2),
+        "ends_at": now + timedelta(days=2, hours=4),
+        "description": "A sample promotion: this campaign belongs to none yet",
+    }
+
+
 # an HTML-safe stand-in for the unsubscribe link of a trial render
 _TRIAL_URL = "https://herald.invalid"
 REALISTIC: dict[str, Any] = {
@@ -84,6 +103,8 @@ REALISTIC: dict[str, Any] = {
     "coupon": {"code": "TRIAL-7Q2X", "percent_off": 15, "valid_until": "2026-12-31"},
     "unsubscribe_url": f"{_TRIAL_URL}/u/trial",
     "event": {},
+    "promotion": sample_promotion(TRIAL_NOW),
+    "now": TRIAL_NOW,
 }
 EMPTY: dict[str, Any] = {
     "contact": {
@@ -98,6 +119,8 @@ EMPTY: dict[str, Any] = {
     "coupon": {},
     "unsubscribe_url": f"{_TRIAL_URL}/u/trial",
     "event": {},
+    "promotion": {},
+    "now": TRIAL_NOW.astimezone(ZoneInfo("UTC")),
 }
 
 
@@ -150,8 +173,8 @@ def _check_names(field: str, tree: nodes.Template) -> None:
         line = next((n.lineno for n in tree.find_all(nodes.Name) if n.name == unknown[0]), None)
         raise TemplateProblem(
             field,
-            f"templates have no '{unknown[0]}'; they see contact, campaign, coupon, event and "
-            "unsubscribe_url",
+            f"templates have no '{unknown[0]}'; they see contact, campaign, coupon, event, "
+            "promotion, now and unsubscribe_url",
             line,
         )
     for node in tree.find_all(nodes.Getattr):

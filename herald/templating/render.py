@@ -22,10 +22,11 @@ from jinja2.utils import generate_lorem_ipsum
 
 from herald.templating import budget
 from herald.templating.budget import MAX_SIZE, BudgetedTemplate
+from herald.templating.countdown import countdown_filter
 from herald.templating.problems import TemplateProblem
 from herald.templating.track_links import LinkTracker, TrackExtension, tracking
 
-TEMPLATE_NAMES = ("contact", "campaign", "coupon", "unsubscribe_url", "event")
+TEMPLATE_NAMES = ("contact", "campaign", "coupon", "unsubscribe_url", "event", "promotion", "now")
 MAX_POWER_BITS = 4_096
 # what a template may not do: there is no loader, and a message is one template
 NOT_ALLOWED = {
@@ -138,6 +139,7 @@ def environment(autoescape: bool, links: str | None = None) -> Sandbox:
     )
     env.herald_links = links
     env.filters["default_if_blank"] = lambda value, fallback="": value or fallback
+    env.filters["countdown"] = countdown_filter
     return env
 
 
@@ -196,4 +198,6 @@ def render(template: Any, context: Mapping[str, Any], links: LinkTracker | None 
 
 def strict_environment() -> ImmutableSandboxedEnvironment:
     """An environment that fails on missing values (previews that must show the gap)."""
-    return Sandbox(autoescape=True, undefined=StrictUndefined, extensions=[TrackExtension])
+    env = Sandbox(autoescape=True, undefined=StrictUndefined, extensions=[TrackExtension])
+    env.filters["countdown"] = countdown_filter
+    return env

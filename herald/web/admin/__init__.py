@@ -30,6 +30,7 @@ from herald.web.admin.dashboard import DashboardView
 from herald.web.admin.imports import ImportView
 from herald.web.admin.journeys import JourneyView
 from herald.web.admin.outbox import OutboxView
+from herald.web.admin.promotions import PromotionView
 from herald.web.admin.reports import ReportView
 from herald.web.admin.rfm import RfmView
 from herald.web.admin.send_time import SendTimeView
@@ -109,6 +110,7 @@ def init_app(app: Flask) -> Admin:
     admin.add_view(RfmView(name="RFM", endpoint="rfm", url="rfm"))
     admin.add_view(BuilderView(name="New campaign", endpoint="builder", url="build"))
     admin.add_view(CalendarView(name="Calendar", endpoint="calendar", url="calendar"))
+    admin.add_view(PromotionView(name="Promotions", endpoint="promotions", url="promotions"))
     admin.add_view(SendTimeView(name="Send time", endpoint="send_time", url="send-time"))
     add_workspace_views(app, admin)
     admin.add_view(JourneyView(name="Journeys", endpoint="journeys", url="journeys"))

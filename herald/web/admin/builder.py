@@ -220,7 +220,11 @@ class BuilderView(Protected, BaseView):
             payload["name"] = payload["name"] or "preview"
             campaign = _transient(payload)
             answer = preview.preview(
-                deps.session(), campaign, body.get("contact_id"), body.get("variant")
+                deps.session(),
+                campaign,
+                body.get("contact_id"),
+                body.get("variant"),
+                deps.settings().timezone,
             )
         except HeraldError as exc:
             return _problem(exc)

@@ -1,5 +1,6 @@
 """The campaign calendar at ``/admin/calendar/``: a month of every scheduled send, each
-occurrence of a recurring schedule and member days, with a link to plan a campaign on a day."""
+occurrence of a recurring schedule and member days, promotions as bars over their days, with a
+link to plan a campaign on a day."""
 
 from __future__ import annotations
 
@@ -37,7 +38,15 @@ class CalendarView(Protected, BaseView):
         weeks = months.Calendar(firstweekday=0).monthdatescalendar(first.year, first.month)
         items = calendar.calendar(deps.session(), weeks[0][0], weeks[-1][-1], zone)
         by_day: dict[str, list[dict[str, Any]]] = {}
+        spans: dict[str, list[dict[str, Any]]] = {}
         for item in items:
+            if item["kind"] == "promotion":
+                day = max(date.fromisoformat(item["first_day"]), weeks[0][0])
+                last = min(date.fromisoformat(item["last_day"]), weeks[-1][-1])
+                while day <= last:
+                    spans.setdefault(day.isoformat(), []).append(item)
+                    day += timedelta(days=1)
+                continue
             by_day.setdefault(item["local"][:10], []).append(item)
         previous = (first - timedelta(days=1)).replace(day=1)
         following = (first + timedelta(days=32)).replace(day=1)
@@ -47,9 +56,10 @@ class CalendarView(Protected, BaseView):
             first=first,
             today=today,
             by_day=by_day,
+            spans=spans,
             zone=zone.key,
             previous=previous.strftime("%Y-%m"),
             following=following.strftime("%Y-%m"),
             can_plan=can_write(),
-            count=len(items),
+            count=sum(1 for item in items if item["kind"] != "promotion"),
         )

@@ -168,7 +168,10 @@ class JourneyView(Protected, BaseView):
         session = deps.session()
         journey = _shown(session.get(Journey, journey_id))
         if request.method == "GET":
-            text = json.dumps(journey.definition, indent=2, ensure_ascii=False)
+            shown = dict(journey.definition)
+            if journey.promotion_id is not None:  # the promotion it counts for, editable here
+                shown["promotion_id"] = journey.promotion_id
+            text = json.dumps(shown, indent=2, ensure_ascii=False)
             return self._builder(text, journey)
         text = request.form.get("definition", "")
         payload, parse_error = _parse(text)

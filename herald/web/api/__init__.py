@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,8 @@ blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 
 WRITE_ROLES = ("admin", "marketer")
 MAX_ID = 2_147_483_647  # the largest id an INTEGER column holds
+# path parameters that are names, not ids (``/promotion-templates/{key}/apply``)
+TEXT_PARAMS = frozenset({"key"})
 
 
 @dataclass
@@ -82,7 +85,11 @@ def operation(
         media or {},
     )
     OPERATIONS.append(op)
-    flask_path = path.replace("{", "<int:").replace("}", ">")
+    flask_path = re.sub(
+        r"\{(\w+)\}",
+        lambda m: f"<{m[1]}>" if m[1] in TEXT_PARAMS else f"<int:{m[1]}>",
+        path,
+    )
 
     def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
@@ -165,6 +172,7 @@ from herald.web.api import (  # noqa: E402, F401
     journeys,
     lists,
     openapi,
+    promotions,
     reports,
     segments,
     triggers,

@@ -20,6 +20,7 @@ def campaign_dict(campaign: Campaign) -> dict[str, Any]:
         "name": campaign.name,
         "channel": campaign.channel,
         "segment_id": campaign.segment_id,
+        "promotion_id": campaign.promotion_id,
         "status": campaign.status,
         "pause_reason": campaign.pause_reason,
         "schedule": campaign.schedule,

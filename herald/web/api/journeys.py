@@ -30,6 +30,7 @@ JOURNEY_IN = {
         },
         "holdout": {"type": "number", "minimum": 0, "maximum": 1},
         "steps": {"type": "array", "items": {"type": "object"}, "minItems": 1},
+        "promotion_id": {"type": ["integer", "null"], "description": "the promotion it belongs to"},
     },
 }
 JOURNEY = {
@@ -57,6 +58,7 @@ def journey_dict(journey: Journey) -> dict[str, Any]:
         **journey.definition,
         "status": journey.status,
         "step_campaigns": journey.step_campaigns,
+        "promotion_id": journey.promotion_id,
         "created_at": journey.created_at.isoformat(),
         "updated_at": journey.updated_at.isoformat(),
     }

@@ -94,16 +94,24 @@ def list_segments() -> Any:
 @operation(
     "GET",
     "/campaigns",
-    "List campaigns, newest first (?status= and ?channel= filter)",
+    "List campaigns, newest first (?status=, ?channel= and ?promotion_id= filter)",
     response_schema=_list_schema("campaign"),
     parameters=[
         *PAGE_PARAMS,
         {"name": "status", "in": "query", "schema": {"enum": list(CAMPAIGN_STATUSES)}},
         {"name": "channel", "in": "query", "schema": {"type": "string"}},
+        {"name": "promotion_id", "in": "query", "schema": {"type": "integer"}},
     ],
 )
 def list_campaigns() -> Any:
     query = select(Campaign)
+    promotion = request.args.get("promotion_id")
+    if promotion:
+        if not promotion.isdigit() or not 1 <= int(promotion) <= 2_147_483_647:
+            raise ValidationError(
+                "promotion_id must be a promotion's id", {"promotion_id": "not an id"}
+            )
+        query = query.where(Campaign.promotion_id == int(promotion))
     wanted = request.args.get("status")
     if wanted:
         if wanted not in CAMPAIGN_STATUSES:

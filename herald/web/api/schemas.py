@@ -175,6 +175,7 @@ CAMPAIGN_IN = {
         "name": {"type": "string"},
         "channel": {"type": "string", "enum": ["email", "sms", "social", "member_day"]},
         "segment_id": {"type": ["integer", "null"]},
+        "promotion_id": {"type": ["integer", "null"], "description": "the promotion it belongs to"},
         "variants": {"type": "array", "items": VARIANT, "minItems": 1},
         "ab_test": {
             "type": ["object", "null"],

@@ -29,7 +29,11 @@ def campaign_preview(id: int) -> Any:
     session = deps.session()
     campaign = service.get_campaign(session, id)
     return preview.preview(
-        session, campaign, request.args.get("contact_id"), request.args.get("variant")
+        session,
+        campaign,
+        request.args.get("contact_id"),
+        request.args.get("variant"),
+        deps.settings().timezone,
     )
 
 
@@ -77,7 +81,9 @@ def campaign_unschedule(id: int) -> Any:
 @operation(
     "GET",
     "/calendar",
-    "Every scheduled send between ?from= and ?to= (dates in HERALD_TIMEZONE, both included)",
+    "Every scheduled send between ?from= and ?to= (dates in HERALD_TIMEZONE, both included), "
+    "and promotions as spans (kind promotion: starts_at, ends_at, first_day, last_day, "
+    "campaign_ids)",
     response_schema={"type": "object"},
     parameters=[
         {"name": "from", "in": "query", "required": True, "schema": {"type": "string"}},
