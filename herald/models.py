@@ -14,6 +14,7 @@ from herald.audiences.models import (
 from herald.campaigns.coupons import Coupon
 from herald.campaigns.models import Batch, Campaign, Delivery, Run, Trigger, Variant
 from herald.campaigns.posts import RunPost
+from herald.campaigns.tier_benefits import TierBenefit
 from herald.core.accounts import ApiToken, User
 from herald.core.db import Base
 from herald.journeys.models import Journey, JourneyEntry, JourneyVisit
@@ -40,6 +41,7 @@ __all__ = [
     "RunPost",
     "Segment",
     "Suppression",
+    "TierBenefit",
     "Trigger",
     "User",
     "Variant",

@@ -82,7 +82,12 @@ def operation(
         media or {},
     )
     OPERATIONS.append(op)
-    flask_path = path.replace("{", "<int:").replace("}", ">")
+    flask_path = path
+    for param in parameters or []:
+        # a text path parameter (a tier's name) is matched as text; every other one is an id
+        if param.get("in") == "path" and param.get("schema", {}).get("type") == "string":
+            flask_path = flask_path.replace("{" + param["name"] + "}", f"<{param['name']}>")
+    flask_path = flask_path.replace("{", "<int:").replace("}", ">")
 
     def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
@@ -167,6 +172,7 @@ from herald.web.api import (  # noqa: E402, F401
     openapi,
     reports,
     segments,
+    tier_benefits,
     triggers,
     workspace,
 )

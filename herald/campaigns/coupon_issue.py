@@ -1,0 +1,52 @@
+"""Coupons in the send path: a variant (or journey step) with ``"coupon": {...}`` gets one unique
+code per delivery, issued after the ledger rows are claimed and committed with the claim, before
+any message carrying the code is handed to a channel. The delivery id is the key, so a retried
+delivery finds the code it was issued the first time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from herald.audiences.models import Contact
+from herald.campaigns import coupon_specs, coupons, tier_benefits
+from herald.campaigns.models import Delivery
+
+
+def issue_for_chunk(
+    session: Session,
+    *,
+    campaign_id: int,
+    run_id: int,
+    specs: Mapping[int, Mapping[str, Any]],
+    rows: Iterable[tuple[Delivery, Contact]],
+    benefits: Mapping[str, Mapping[str, Any]],
+    now: datetime,
+) -> dict[int, dict[str, Any]]:
+    """The ``coupon`` each claimed delivery's templates see, keyed by delivery id. ``specs``
+    maps variant id → the variant's coupon spec; deliveries of other variants, and members whose
+    tier has no configured benefit a ``tier_benefit`` spec names, get none."""
+    out: dict[int, dict[str, Any]] = {}
+    for delivery, contact in rows:
+        spec = specs.get(delivery.variant_id or 0)
+        if spec is None:
+            continue
+        offer = tier_benefits.resolve(spec, contact.tier, benefits)
+        if offer is None:
+            continue
+        valid_from, valid_until = coupon_specs.validity(offer, now)
+        coupon = coupons.issue(
+            session,
+            campaign_id=campaign_id,
+            run_id=run_id,
+            contact_id=contact.id,
+            delivery_id=delivery.id,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            offer=offer,
+        )
+        out[delivery.id] = coupon.offer()
+    return out
