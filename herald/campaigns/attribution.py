@@ -113,6 +113,7 @@ def conversion_orders(session: Session, run_ids: Sequence[int]) -> list[Conversi
                 Coupon.valid_from,
                 Coupon.valid_until,
                 Coupon.min_spend,
+                Coupon.order_id,
             ).where(Coupon.code.in_(chunk))
         )
     }
@@ -121,10 +122,12 @@ def conversion_orders(session: Session, run_ids: Sequence[int]) -> list[Conversi
     for order in orders:
         code = _code(order.data)
         found = coupons.get(code) if code else None
-        # the coupon counts only where it redeems: inside its window, at its minimum spend
+        # the coupon counts only where it redeems: inside its window, at its minimum spend, and
+        # not a code another order used already
         if (
             found is not None
             and found.delivery_id is not None
+            and found.order_id in (None, (order.data or {}).get("order_id"))
             and coupon_specs.refusal(
                 whole_seconds(order.occurred_at),
                 revenue_of(order.data),
