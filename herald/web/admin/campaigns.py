@@ -22,7 +22,7 @@ from herald.channels.sms import segments
 from herald.core.errors import Conflict, HeraldError, ValidationError
 from herald.templating import render
 from herald.web import deps
-from herald.web.admin import outcomes
+from herald.web.admin import coupon_form, outcomes
 from herald.web.admin.audiences import HeraldModelView
 from herald.web.admin.auth import can_write, require_write
 from herald.web.admin.forms import AdminForm
@@ -57,6 +57,22 @@ class CampaignForm(AdminForm):
     text = TextAreaField(
         "Plain text (variant A)", render_kw={"rows": 5, "class": "form-control text-monospace"}
     )
+    coupon_kind = SelectField(
+        "Coupon (variant A)",
+        choices=coupon_form.KINDS + coupon_form.TIER_KINDS,
+        default="",
+        description="One unique code per recipient; templates show it as {{ coupon.code }} "
+        "and {{ coupon.description }}",
+    )
+    coupon_value = StringField(
+        "Percent, amount or multiplier", render_kw={"placeholder": "e.g. 15 (%) or 30 (¥)"}
+    )
+    coupon_min_spend = StringField("Minimum spend", render_kw={"placeholder": "e.g. 200"})
+    coupon_sku = StringField("Gift SKU", render_kw={"placeholder": "e.g. TEA-1"})
+    coupon_valid_days = StringField("Valid for (days)", render_kw={"placeholder": "e.g. 7"})
+    coupon_valid_until = StringField(
+        "Or valid until (with offset)", render_kw={"placeholder": "2026-11-30T23:59:59+08:00"}
+    )
     schedule_type = SelectField(
         "Schedule",
         choices=[("immediate", "Immediately when sent"), ("once", "Once, at a given time")],
@@ -76,6 +92,12 @@ class CampaignForm(AdminForm):
             variant["html"] = self.html.data
         if (self.text.data or "").strip():
             variant["text"] = self.text.data
+        coupon = coupon_form.spec_from(
+            {f"coupon_{part}": getattr(self, f"coupon_{part}").data for part in coupon_form.PARTS},
+            "coupon_",
+        )
+        if coupon is not None:
+            variant["coupon"] = coupon
         schedule: dict[str, Any] = {"type": self.schedule_type.data}
         if self.schedule_type.data == "once":
             schedule["at"] = (self.schedule_at.data or "").strip()
@@ -92,6 +114,9 @@ class CampaignForm(AdminForm):
 # the service names fields the API way (``variants[0].html``); the form has flat fields
 _FIELD_MAP = (
     (re.compile(r"^variants\[0\]\.(subject|html|text)$"), r"\1"),
+    (re.compile(r"^variants\[0\]\.coupon\.(percent_off|amount_off|multiplier)$"), "coupon_value"),
+    (re.compile(r"^variants\[0\]\.coupon\.(min_spend|sku|valid_days|valid_until)$"), r"coupon_\1"),
+    (re.compile(r"^variants\[0\]\.coupon(\..*)?$"), "coupon_kind"),
     (re.compile(r"^variants(\[0\])?$"), "html"),
     (re.compile(r"^schedule\.at$"), "schedule_at"),
     (re.compile(r"^schedule(\..*)?$"), "schedule_type"),
@@ -184,6 +209,8 @@ class CampaignView(HeraldModelView):
         form.subject.data = variant.get("subject", "")
         form.html.data = variant.get("html", "")
         form.text.data = variant.get("text", "")
+        for part, value in coupon_form.fields_of(variant.get("coupon")).items():
+            getattr(form, f"coupon_{part}").data = value
         form.schedule_type.data = (campaign.schedule or {}).get("type", "immediate")
         form.schedule_at.data = (campaign.schedule or {}).get("at", "")
 
