@@ -4,6 +4,7 @@ route added tomorrow is checked without anyone remembering to list it."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -27,7 +28,12 @@ READ_POSTS = {
     "builder.schedule_view",
     "journeys.check",
 }
-SAMPLE_ARGS = {"export_type": "csv", "filename": "1700000000-1.eml", "action": "pause"}
+SAMPLE_ARGS = {
+    "export_type": "csv",
+    "filename": "1700000000-1.eml",
+    "action": "pause",
+    "tier": "gold",
+}
 
 
 @pytest.fixture
@@ -132,7 +138,8 @@ def test_logout_also_needs_a_csrf_token(app, users):  # noqa: F811
 
 
 def _operation(rule: Rule, method: str) -> Any:
-    path = rule.rule.removeprefix("/api/v1").replace("<int:", "{").replace(">", "}")
+    # ids are ``<int:id>``, text parameters (a tier's name) ``<tier>``
+    path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule.removeprefix("/api/v1"))
     found = [op for op in OPERATIONS if op.path == path and op.method == method]
     assert found, f"{method} {rule.rule} is not registered with @operation (undocumented)"
     return found[0]
