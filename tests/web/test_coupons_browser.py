@@ -141,3 +141,42 @@ def test_a_marketer_edits_a_tiers_benefits(app, db, marketer):
         "valid_days": 2,
     }
     assert silver_now["lines"] == ["Priority shipping", "Member-day ¥30 off"]
+
+
+def test_the_builder_gives_an_sms_variant_a_coupon_with_a_sample_code_in_the_preview(
+    app, db, marketer
+):
+    from herald.campaigns.models import Campaign
+    from tests.web.test_builder_browser import Watch, pick_channel, save, wait_preview
+
+    with db.session() as session:
+        from herald.audiences.models import Contact
+
+        member = session.scalar(select(Contact.id).where(Contact.email == "buyer1@example.com"))
+        session.get(Contact, member).phone = "+8613800000001"
+    with live_server(app) as base, chromium() as browser:
+        page = browser.new_page(viewport=VIEWPORT)
+        watch = Watch(page)  # fails on console errors and 5xx answers
+        log_in(page, base, "marketer@example.com", PASSWORD)
+        page.goto(f"{base}/admin/build/")
+        page.fill("#b-name", "Flash coupon text")
+        pick_channel(page, "sms")
+        page.select_option("#b-audience", "everyone")
+        page.fill("#v-body", "Code {{ coupon.code }}: {{ coupon.description }}")
+        expect(page.locator("#coupon-section")).to_be_visible()
+        page.select_option("#c-kind", "percent_off")
+        page.fill("#c-value", "150")
+        page.fill("#c-valid-days", "3")
+        page.click("#save-draft")
+        page.wait_for_selector("#c-kind.is-invalid", timeout=10_000)
+        assert "1 to 100" in page.inner_text("#c-kind ~ .invalid-feedback")
+
+        page.fill("#c-value", "15")
+        page.select_option("#preview-contact", str(member))
+        wait_preview(page, "#preview-sms", "Code SAMPLE-CODE: 15% off")
+        campaign_id = save(page, "by SMS, 1 variant")
+        page.wait_for_timeout(300)
+        assert watch.problems == []
+    with db.session() as session:
+        (variant,) = session.get(Campaign, campaign_id).variants
+    assert variant.content["coupon"] == {"type": "coupon", "percent_off": 15, "valid_days": 3}
