@@ -169,8 +169,8 @@ def conversion_orders(session: Session, run_ids: list[int]) -> list[ConversionOr
 
 
 def _coupon_counts(session: Session, run_ids: list[int]) -> dict[int | None, dict[str, Any]]:
-    """Coupons issued by the runs' deliveries, how many of them were redeemed and the revenue
-    of the orders that redeemed them, per variant."""
+    """Coupons issued by the runs' sent deliveries, how many of them were redeemed and the
+    revenue of the orders that redeemed them, per variant."""
     redeemed = Coupon.redeemed_at.is_not(None)
     rows = session.execute(
         select(
@@ -183,7 +183,8 @@ def _coupon_counts(session: Session, run_ids: list[int]) -> dict[int | None, dic
         )
         .select_from(Coupon)
         .join(Delivery, Delivery.id == Coupon.delivery_id)
-        .where(Coupon.run_id.in_(run_ids))
+        # issued = handed to the member: a code whose message failed was never seen
+        .where(Coupon.run_id.in_(run_ids), Delivery.status == st.SENT)
         .group_by(Delivery.variant_id)
     ).mappings()
     return {row["variant_id"]: dict(row) for row in rows}

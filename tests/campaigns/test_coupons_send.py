@@ -203,6 +203,22 @@ def test_orders_redeem_only_while_valid_and_over_the_minimum_spend(
     assert all(c["description"] == "¥30 off orders over ¥200" for c in listed)
 
 
+def test_a_code_whose_message_failed_is_not_counted_as_issued(
+    client,
+    auth,
+    db,
+    settings,  # noqa: F811
+    smtp_server,
+):
+    recorder, _ = smtp_server
+    _members(client, auth, 3)
+    recorder.refuse["member2@example.com"] = "550 5.1.1 no such mailbox"
+    campaign_id = _send(client, auth, db, settings)
+    assert len(_issued(db)) == 3  # issued before the hand-off, as the claim commits
+    total = client.get(f"/api/v1/campaigns/{campaign_id}/stats", headers=auth).json["total"]
+    assert (total["sent"], total["failed"], total["coupons_issued"]) == (2, 1, 2)
+
+
 @pytest.mark.parametrize(
     ("coupon", "field"),
     [

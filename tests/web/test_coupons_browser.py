@@ -80,6 +80,9 @@ def test_a_marketer_sends_an_email_with_an_amount_off_coupon(
         page.click("input[type=submit][value=Save]")
         page.wait_for_url(re.compile(r".*/admin/campaigns/\d+/$"))
         campaign_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
+        expect(page.locator("#variant-coupon")).to_contain_text(
+            "¥30 off orders over ¥200, valid 7 days"
+        )
         page.click("#action-send-now")
         expect(page.locator("#campaign-status")).to_have_text("sent", timeout=30_000)
 

@@ -14,7 +14,7 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from herald.audiences.models import Contact, Segment
-from herald.campaigns import service
+from herald.campaigns import coupon_specs, service
 from herald.campaigns.dispatch import audience, contact_context
 from herald.campaigns.models import Campaign, Delivery, Run, Variant
 from herald.campaigns.status import ACTIONS
@@ -289,6 +289,7 @@ class CampaignView(HeraldModelView):
             progress=campaign_progress(session, campaign),
             editable=campaign.status in EDITABLE and can_write(),
             sms=_sms_preview(session, campaign),
+            coupon_text=_coupon_text(campaign),
         )
 
     @expose("/<int:campaign_id>/progress.json")
@@ -369,6 +370,20 @@ class CampaignView(HeraldModelView):
             page=page,
             pages=max(1, -(-int(total or 0) // LEDGER_PAGE)),
         )
+
+
+def _coupon_text(campaign: Campaign) -> str | None:
+    """Variant A's coupon in words, with its validity ("¥30 off orders over ¥200, valid 7
+    days"), or None without one."""
+    spec = (campaign.variants[0].content or {}).get("coupon") if campaign.variants else None
+    if not isinstance(spec, dict):
+        return None
+    words = coupon_specs.describe(spec)
+    if spec.get("valid_until"):
+        return f"{words}, valid until {spec['valid_until']}"
+    if spec.get("valid_days"):
+        return f"{words}, valid {spec['valid_days']} day{'s' if spec['valid_days'] != 1 else ''}"
+    return words
 
 
 def _sms_preview(session: Any, campaign: Campaign) -> dict[str, Any] | None:
