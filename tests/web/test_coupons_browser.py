@@ -93,6 +93,8 @@ def test_a_marketer_sends_an_email_with_an_amount_off_coupon(
         expect(page.locator("#coupons-table tbody tr")).to_have_count(MEMBERS)
         expect(page.locator("#coupon-campaign")).to_have_value(str(campaign_id))
         assert page.locator("td", has_text="¥30 off orders over ¥200").count() == MEMBERS
+        page.click("#coupons-table tbody tr:first-child td:nth-child(2) a")
+        expect(page.locator("#member-coupons")).to_contain_text("¥30 off orders over ¥200")
 
     with db.session() as session:
         codes = set(session.scalars(select(Coupon.code)))

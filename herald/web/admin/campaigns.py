@@ -14,9 +14,10 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from herald.audiences.models import Contact, Segment
-from herald.campaigns import coupon_specs, service
+from herald.campaigns import service, tier_benefits
 from herald.campaigns.dispatch import audience, contact_context
 from herald.campaigns.models import Campaign, Delivery, Run, Variant
+from herald.campaigns.preview import sample_coupon
 from herald.campaigns.status import ACTIONS
 from herald.channels.sms import segments
 from herald.core.errors import Conflict, HeraldError, ValidationError
@@ -289,7 +290,9 @@ class CampaignView(HeraldModelView):
             progress=campaign_progress(session, campaign),
             editable=campaign.status in EDITABLE and can_write(),
             sms=_sms_preview(session, campaign),
-            coupon_text=_coupon_text(campaign),
+            coupon_text=coupon_form.variant_coupon_text(
+                campaign.variants[0].content if campaign.variants else {}
+            ),
         )
 
     @expose("/<int:campaign_id>/progress.json")
@@ -372,20 +375,6 @@ class CampaignView(HeraldModelView):
         )
 
 
-def _coupon_text(campaign: Campaign) -> str | None:
-    """Variant A's coupon in words, with its validity ("¥30 off orders over ¥200, valid 7
-    days"), or None without one."""
-    spec = (campaign.variants[0].content or {}).get("coupon") if campaign.variants else None
-    if not isinstance(spec, dict):
-        return None
-    words = coupon_specs.describe(spec)
-    if spec.get("valid_until"):
-        return f"{words}, valid until {spec['valid_until']}"
-    if spec.get("valid_days"):
-        return f"{words}, valid {spec['valid_days']} day{'s' if spec['valid_days'] != 1 else ''}"
-    return words
-
-
 def _sms_preview(session: Any, campaign: Campaign) -> dict[str, Any] | None:
     """What an SMS costs: GSM-7 or UCS-2 and the segments, for the template and for it rendered
     with the first member of the audience (names and links change the length)."""
@@ -405,7 +394,11 @@ def _sms_preview(session: Any, campaign: Campaign) -> dict[str, Any] | None:
                 {
                     "contact": contact_context(member),
                     "campaign": {"name": campaign.name},
-                    "coupon": {},
+                    "coupon": sample_coupon(
+                        campaign.variants[0].content.get("coupon"),
+                        member.tier,
+                        tier_benefits.all_benefits(session),
+                    ),
                     "unsubscribe_url": "",
                     "event": {},
                 },

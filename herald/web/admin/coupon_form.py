@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from herald.campaigns import coupon_specs
+
 KINDS = [
     ("", "No coupon"),
     ("percent_off", "Percent off"),
@@ -99,3 +101,17 @@ def part_for(field: str) -> str:
     about."""
     last = field.rsplit(".", 1)[-1]
     return PART_OF.get(last, "kind")
+
+
+def variant_coupon_text(content: Mapping[str, Any]) -> str | None:
+    """A variant's coupon in words, with its validity ("¥30 off orders over ¥200, valid 7
+    days"), or None without one."""
+    spec = (content or {}).get("coupon")
+    if not isinstance(spec, Mapping):
+        return None
+    words = coupon_specs.describe(spec)
+    if spec.get("valid_until"):
+        return f"{words}, valid until {spec['valid_until']}"
+    if spec.get("valid_days"):
+        return f"{words}, valid {spec['valid_days']} day{'s' if spec['valid_days'] != 1 else ''}"
+    return words

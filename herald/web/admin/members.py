@@ -8,10 +8,12 @@ from typing import Any
 from flask import abort, redirect, url_for
 from flask_admin import BaseView, expose
 from markupsafe import Markup, escape
+from sqlalchemy import select
 
 from herald.audiences import history
 from herald.audiences.models import Contact
 from herald.campaigns import results
+from herald.campaigns.coupons import Coupon
 from herald.web import deps
 from herald.web.admin.auth import Protected
 
@@ -48,4 +50,13 @@ class MemberView(Protected, BaseView):
             events=[(event, history.describe(event)) for event in events],
             loyalty=history.loyalty(events),
             messages=results.member_messages(session, contact.id),
+            coupons=[
+                (c, c.offer()["description"])
+                for c in session.scalars(
+                    select(Coupon)
+                    .where(Coupon.contact_id == contact.id)
+                    .order_by(Coupon.id.desc())
+                    .limit(50)
+                )
+            ],
         )
