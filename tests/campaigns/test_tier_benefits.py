@@ -98,3 +98,20 @@ def test_a_member_day_with_tier_defaults_gives_each_tier_its_configured_benefit(
     assert bodies["silver"]["code"] == issued[silver].code
     assert bodies["gold"]["percent_off"] == 15 and bodies["gold"]["code"] == issued[gold].code
     assert issued[silver].min_spend == 200
+
+
+def test_one_tier_may_take_its_configured_benefit_beside_explicit_ones():
+    from herald.campaigns.member_days import resolve_benefits
+    from herald.campaigns.tier_benefits import DEFAULTS
+
+    explicit = {"type": "gift", "sku": "TEA-1", "valid_days": 3}
+    resolved = resolve_benefits({"gold": "tier_default", "silver": explicit}, DEFAULTS)
+    assert resolved == {"gold": DEFAULTS["gold"]["member_day"], "silver": explicit}
+    # a tier without a configured member-day benefit is not eligible
+    assert resolve_benefits({"new": "tier_default"}, DEFAULTS) == {}
+    assert set(resolve_benefits("tier_defaults", DEFAULTS)) == {
+        "bronze",
+        "silver",
+        "gold",
+        "platinum",
+    }

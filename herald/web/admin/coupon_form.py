@@ -48,6 +48,13 @@ def number(text: Any) -> Any:
     return raw
 
 
+def plain(value: Any) -> str:
+    """A number as a person types it: ``30``, ``12.5``, ``1000000`` (never ``1e+06``)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def spec_from(values: Mapping[str, Any], prefix: str) -> dict[str, Any] | None:
     """The coupon spec the ``{prefix}kind`` … fields describe; None for "No coupon"."""
 
@@ -89,7 +96,7 @@ def fields_of(spec: Mapping[str, Any] | None) -> dict[str, str]:
     out["kind"] = kind
     for name in ("percent_off", "amount_off", "multiplier"):
         if spec.get(name) is not None:
-            out["value"] = f"{spec[name]:g}" if isinstance(spec[name], float) else str(spec[name])
+            out["value"] = plain(spec[name])
     for name in ("min_spend", "sku", "valid_days", "valid_until"):
         if spec.get(name) is not None:
             out[name] = str(spec[name])

@@ -120,10 +120,10 @@ def _card(
     else:
         assert benefits is not None
         values = {
-            "points_rate": f"{benefits.get('points_rate', 1):g}",
+            "points_rate": coupon_form.plain(benefits.get("points_rate", 1)),
             "free_shipping_over": ""
             if benefits.get("free_shipping_over") is None
-            else f"{benefits['free_shipping_over']:g}",
+            else coupon_form.plain(benefits["free_shipping_over"]),
             "lines": "\n".join(benefits.get("lines") or []),
         }
         for part in COUPON_PARTS:
