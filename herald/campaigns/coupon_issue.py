@@ -25,11 +25,14 @@ def issue_for_chunk(
     rows: Iterable[tuple[Delivery, Contact]],
     benefits: Mapping[str, Mapping[str, Any]],
     now: datetime,
-) -> dict[int, dict[str, Any]]:
-    """The ``coupon`` each claimed delivery's templates see, keyed by delivery id. ``specs``
-    maps variant id → the variant's coupon spec; deliveries of other variants, and members whose
-    tier has no configured benefit a ``tier_benefit`` spec names, get none."""
+) -> tuple[dict[int, dict[str, Any]], dict[int, str]]:
+    """The ``coupon`` each claimed delivery's templates see, keyed by delivery id, and the
+    deliveries that must not go out with the reason (a fixed ``valid_until`` already past: a
+    message offering an expired code is refused, not sent). ``specs`` maps variant id → the
+    variant's coupon spec; deliveries of other variants, and members whose tier has no
+    configured benefit a ``tier_benefit`` spec names, get no coupon."""
     out: dict[int, dict[str, Any]] = {}
+    refused: dict[int, str] = {}
     for delivery, contact in rows:
         spec = specs.get(delivery.variant_id or 0)
         if spec is None:
@@ -38,6 +41,12 @@ def issue_for_chunk(
         if offer is None:
             continue
         valid_from, valid_until = coupon_specs.validity(offer, now)
+        if valid_until <= now:
+            refused[delivery.id] = (
+                f"the coupon expired at {valid_until.isoformat()} (valid_until): "
+                "change the coupon to send it"
+            )
+            continue
         coupon = coupons.issue(
             session,
             campaign_id=campaign_id,
@@ -49,4 +58,4 @@ def issue_for_chunk(
             offer=offer,
         )
         out[delivery.id] = coupon.offer()
-    return out
+    return out, refused

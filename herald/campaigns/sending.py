@@ -130,6 +130,7 @@ class BatchSender:
         if first in self.coupon_specs:
             self.coupon_specs[0] = self.coupon_specs[first]  # rows planned without a variant
         self.coupons: dict[int, dict[str, Any]] = {}
+        self.coupon_refusals: dict[int, str] = {}
         self.tier_benefits: dict[str, dict[str, Any]] | None = None
         self.renewed_at = time.monotonic()  # the claim took the lease just now
         self.claim_stamp: datetime | None = None
@@ -224,19 +225,21 @@ class BatchSender:
             self.tier_benefits = tier_benefits.all_benefits(session)
         if not self.coupon_specs or not rows:
             return
-        self.coupons.update(
-            coupon_issue.issue_for_chunk(
-                session,
-                campaign_id=self.campaign_id,
-                run_id=self.run_id,
-                specs=self.coupon_specs,
-                rows=rows,
-                benefits=self.tier_benefits,
-                now=clock.now(),
-            )
+        issued, refused = coupon_issue.issue_for_chunk(
+            session,
+            campaign_id=self.campaign_id,
+            run_id=self.run_id,
+            specs=self.coupon_specs,
+            rows=rows,
+            benefits=self.tier_benefits,
+            now=clock.now(),
         )
+        self.coupons.update(issued)
+        self.coupon_refusals.update(refused)
 
     def _hand_off(self, delivery: Delivery, contact: Contact) -> Outcome:
+        if delivery.id in self.coupon_refusals:
+            return Outcome.permanent(self.coupon_refusals.pop(delivery.id))
         try:
             prepared = self._prepared(delivery.variant_id)
             message = self.channel.render(prepared, self._recipient(delivery, contact))

@@ -282,3 +282,27 @@ def test_a_preview_and_a_test_send_show_a_sample_code(client, auth, db, settings
     assert "Code: SAMPLE-CODE" in message.get_body(("plain",)).get_content()
     with db.session() as session:
         assert session.scalar(select(Coupon)) is None  # nothing issued by a preview
+
+
+def test_a_message_whose_fixed_coupon_expired_is_refused_not_sent(
+    client,
+    auth,
+    db,
+    settings,  # noqa: F811
+    smtp_server,
+):
+    recorder, _ = smtp_server
+    _members(client, auth, 2)
+    until = clock.now() + timedelta(hours=1)
+    spec = {"type": "free_shipping", "valid_until": until.isoformat()}
+    created = client.post("/api/v1/campaigns", json=_coupon_campaign(spec), headers=auth)
+    assert created.status_code == 201, created.json
+    clock.shift(timedelta(hours=2))  # the send starts after the coupon's end
+    client.post(f"/api/v1/campaigns/{created.json['id']}/send-now", headers=auth)
+    drain(db, settings)
+    assert recorder.messages == []
+    assert _issued(db) == {}
+    with db.session() as session:
+        reasons = {d.status: d.reason for d in session.scalars(select(Delivery))}
+    assert list(reasons) == ["failed"]
+    assert reasons["failed"].startswith("the coupon expired at")
