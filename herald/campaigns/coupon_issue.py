@@ -31,8 +31,8 @@ def issue_for_chunk(
     message offering an expired code is refused, not sent). ``specs`` maps variant id → the
     variant's coupon spec; deliveries of other variants, and members whose tier has no
     configured benefit a ``tier_benefit`` spec names, get no coupon."""
-    out: dict[int, dict[str, Any]] = {}
     refused: dict[int, str] = {}
+    wanted: list[dict[str, Any]] = []
     for delivery, contact in rows:
         spec = specs.get(delivery.variant_id or 0)
         if spec is None:
@@ -47,15 +47,16 @@ def issue_for_chunk(
                 "change the coupon to send it"
             )
             continue
-        coupon = coupons.issue(
-            session,
-            campaign_id=campaign_id,
-            run_id=run_id,
-            contact_id=contact.id,
-            delivery_id=delivery.id,
-            valid_from=valid_from,
-            valid_until=valid_until,
-            offer=offer,
+        wanted.append(
+            {
+                "delivery_id": delivery.id,
+                "contact_id": contact.id,
+                "valid_from": valid_from,
+                "valid_until": valid_until,
+                "offer": offer,
+            }
         )
-        out[delivery.id] = coupon.offer()
-    return out, refused
+    if not wanted:
+        return {}, refused
+    issued = coupons.issue_many(session, campaign_id=campaign_id, run_id=run_id, wanted=wanted)
+    return {delivery_id: c.offer() for delivery_id, c in issued.items()}, refused

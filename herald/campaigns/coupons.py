@@ -27,6 +27,7 @@ from sqlalchemy import (
     Numeric,
     String,
     func,
+    insert,
     select,
     update,
 )
@@ -142,6 +143,73 @@ def issue(
             if existing is not None:
                 return existing
     raise RuntimeError(f"no unique coupon code after {MAX_TRIES} tries")
+
+
+def issue_many(
+    session: Session,
+    *,
+    campaign_id: int,
+    run_id: int,
+    wanted: list[dict[str, Any]],
+    generate: Callable[[int], str] = generate_code,
+) -> dict[int, Coupon]:
+    """Coupons for many deliveries at once (a chunk of a send): those issued before are reused,
+    the rest inserted in one statement. ``wanted`` holds ``delivery_id``, ``contact_id``,
+    ``valid_from``, ``valid_until`` and ``offer`` per delivery. On the rare clash (a code taken,
+    or another worker issuing the same delivery) each is issued one by one."""
+    ids = [w["delivery_id"] for w in wanted]
+    found = {
+        c.delivery_id: c
+        for c in session.scalars(select(Coupon).where(Coupon.delivery_id.in_(ids)))
+        if c.delivery_id is not None
+    }
+    missing = [w for w in wanted if w["delivery_id"] not in found]
+    rows = [
+        {
+            "code": generate(campaign_id),
+            "campaign_id": campaign_id,
+            "run_id": run_id,
+            "contact_id": w["contact_id"],
+            "delivery_id": w["delivery_id"],
+            "valid_from": w["valid_from"],
+            "valid_until": w["valid_until"],
+            "created_at": clock.now(),
+            **_worth(w["offer"]),
+        }
+        for w in missing
+    ]
+    if rows:
+        try:
+            with session.begin_nested():
+                session.execute(insert(Coupon), rows)
+        except IntegrityError:
+            for w in missing:
+                issue(
+                    session,
+                    campaign_id=campaign_id,
+                    run_id=run_id,
+                    contact_id=w["contact_id"],
+                    delivery_id=w["delivery_id"],
+                    valid_from=w["valid_from"],
+                    valid_until=w["valid_until"],
+                    offer=w["offer"],
+                    generate=generate,
+                )
+        new = [w["delivery_id"] for w in missing]
+        for coupon in session.scalars(select(Coupon).where(Coupon.delivery_id.in_(new))):
+            if coupon.delivery_id is not None:
+                found[coupon.delivery_id] = coupon
+    return found
+
+
+def _worth(offer: Mapping[str, Any]) -> dict[str, Any]:
+    """A spec's offer fields as coupon columns (absent ones empty)."""
+    worth: dict[str, Any] = dict.fromkeys(OFFER_FIELDS[1:])
+    worth.update({k: v for k, v in offer.items() if k in OFFER_FIELDS})
+    worth.setdefault("type", "coupon")
+    if worth["type"] is None:
+        worth["type"] = "coupon"
+    return worth
 
 
 @dataclass(frozen=True)

@@ -306,3 +306,50 @@ def test_a_message_whose_fixed_coupon_expired_is_refused_not_sent(
         reasons = {d.status: d.reason for d in session.scalars(select(Delivery))}
     assert list(reasons) == ["failed"]
     assert reasons["failed"].startswith("the coupon expired at")
+
+
+def test_a_chunk_reuses_issued_codes_and_survives_a_code_clash(
+    client,
+    auth,
+    db,
+    settings,  # noqa: F811
+    smtp_server,
+):
+    from sqlalchemy import delete
+
+    from herald.campaigns import coupons
+
+    _members(client, auth, 3)
+    _send(client, auth, db, settings)
+    before = _issued(db)
+    kept, *gone = sorted(before)
+    taken = before[kept].code
+    with db.session() as session:
+        session.execute(delete(Coupon).where(Coupon.delivery_id.in_(gone)))
+    fresh = iter([taken, "FRESH-1", "FRESH-2", "FRESH-3", "FRESH-4"])  # the first code clashes
+    wanted = [
+        {
+            "delivery_id": d,
+            "contact_id": before[d].contact_id,
+            "valid_from": before[d].valid_from,
+            "valid_until": before[d].valid_until,
+            "offer": AMOUNT_OFF,
+        }
+        for d in before
+    ]
+    with db.session() as session:
+        got = coupons.issue_many(
+            session,
+            campaign_id=before[kept].campaign_id,
+            run_id=before[kept].run_id,
+            wanted=wanted,
+            generate=lambda _campaign: next(fresh),
+        )
+        codes = {d: c.code for d, c in got.items()}
+    assert codes[kept] == taken  # issued before: reused
+    # the one-statement insert (taken, FRESH-1) clashed and was undone; one by one they got
+    # the next fresh codes
+    assert sorted(codes[d] for d in gone) == ["FRESH-2", "FRESH-3"]
+    after = _issued(db)
+    assert {d: c.code for d, c in after.items()} == codes
+    assert after[gone[0]].amount_off == 30 and after[gone[0]].min_spend == 200
