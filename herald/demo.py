@@ -37,6 +37,8 @@ ZONES = ["Asia/Shanghai", "Asia/Shanghai", "Europe/Berlin", "America/New_York", 
 
 DEMO_HTML = """<h1>Hi {{ contact.first_name or 'there' }},</h1>
 <p>Our Double 11 early access starts now for {{ contact.tier }} members.</p>
+{% if coupon.code %}<p>Your code <strong>{{ coupon.code }}</strong>: {{ coupon.description }},
+until {{ coupon.valid_until[:10] }}.</p>{% endif %}
 <p><a href="https://shop.example.com/double11">Shop the sale</a></p>
 <p style="font-size:12px"><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>"""
 
@@ -101,6 +103,8 @@ def load_demo(
             content={
                 "subject": "{{ contact.first_name }}, Double 11 starts early",
                 "html": DEMO_HTML,
+                # 满减: one unique code per member (Coupons in the admin lists them)
+                "coupon": {"type": "coupon", "amount_off": 30, "min_spend": 200, "valid_days": 14},
             },
         )
     )

@@ -15,6 +15,7 @@ from herald.campaigns.coupons import Coupon
 from herald.campaigns.models import Batch, Campaign, Delivery, Run, Trigger, Variant
 from herald.campaigns.posts import RunPost
 from herald.campaigns.promotions import Promotion
+from herald.campaigns.tier_benefits import TierBenefit
 from herald.core.accounts import ApiToken, User
 from herald.core.db import Base
 from herald.journeys.models import (
@@ -50,6 +51,7 @@ __all__ = [
     "RunPost",
     "Segment",
     "Suppression",
+    "TierBenefit",
     "Trigger",
     "User",
     "Variant",

@@ -1,5 +1,6 @@
 """Which message an order is credited to (contract section 13): at most one, across every
-campaign and channel. The one whose Herald coupon the order carries (while the coupon was valid),
+campaign and channel. The one whose Herald coupon the order carries (while the coupon was valid and
+the order met its minimum spend),
 else the member's last human click on a tracked link (email or SMS) within the 5 days before
 ``placed_at``, compared at whole seconds because shops send whole-second timestamps.
 """
@@ -17,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from herald.audiences.models import Event
+from herald.campaigns import coupon_specs
 from herald.campaigns.coupons import Coupon
 from herald.campaigns.models import Delivery
 
@@ -102,12 +104,17 @@ def conversion_orders(session: Session, run_ids: Sequence[int]) -> list[Conversi
         return []
     codes = sorted({c for c in (_code(o.data) for o in orders) if c})
     coupons = {
-        code: (delivery_id, valid_until)
+        row.code: row
         for chunk in _chunks(codes)
-        for code, delivery_id, valid_until in session.execute(
-            select(Coupon.code, Coupon.delivery_id, Coupon.valid_until).where(
-                Coupon.code.in_(chunk)
-            )
+        for row in session.execute(
+            select(
+                Coupon.code,
+                Coupon.delivery_id,
+                Coupon.valid_from,
+                Coupon.valid_until,
+                Coupon.min_spend,
+                Coupon.order_id,
+            ).where(Coupon.code.in_(chunk))
         )
     }
     clicks = _clicks(session, orders)
@@ -115,9 +122,22 @@ def conversion_orders(session: Session, run_ids: Sequence[int]) -> list[Conversi
     for order in orders:
         code = _code(order.data)
         found = coupons.get(code) if code else None
-        placed = whole_seconds(order.occurred_at)
-        if found and found[0] is not None and placed <= whole_seconds(found[1]):
-            credits.append((order, found[0], "coupon"))
+        # the coupon counts only where it redeems: inside its window, at its minimum spend, and
+        # not a code another order used already
+        if (
+            found is not None
+            and found.delivery_id is not None
+            and found.order_id in (None, (order.data or {}).get("order_id"))
+            and coupon_specs.refusal(
+                whole_seconds(order.occurred_at),
+                revenue_of(order.data),
+                whole_seconds(found.valid_from),
+                whole_seconds(found.valid_until),
+                found.min_spend,
+            )
+            is None
+        ):
+            credits.append((order, found.delivery_id, "coupon"))
             continue
         click = credited_click(order.occurred_at, clicks.get(order.contact_id, ()))
         if click is not None:

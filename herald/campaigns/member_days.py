@@ -15,20 +15,29 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
 from typing import Any, ClassVar
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from herald.audiences.models import Contact, Suppression
-from herald.campaigns import coupons
+from herald.campaigns import coupon_specs, coupons, tier_benefits
 from herald.campaigns.policy import member_zone, quiet_until
 from herald.channels.base import Outcome, Recipient, RunInfo
 from herald.channels.member_day import BenefitPost, MemberDayChannel
 from herald.channels.registry import CHANNELS, channel_for
 from herald.core import clock
 from herald.core.db import Database
+from herald.core.errors import ValidationError
 from herald.core.settings import Settings
+from herald.core.tiers import TIERS
+
+# a variant's ``benefits`` may be this, and a tier's benefit "tier_default": the member-day
+# coupon configured for the tier (herald.campaigns.tier_benefits)
+TIER_DEFAULTS = "tier_defaults"
+TIER_DEFAULT = "tier_default"
+# the offer's fields the shop is told, besides type, code and the validity window
+OFFER_FIELDS = ("percent_off", "amount_off", "min_spend", "sku", "multiplier")
 
 # notice fields of a member-day variant → the fields of the notice channel's own variant
 NOTICE_FIELDS: dict[str, dict[str, str]] = {
@@ -75,13 +84,23 @@ class MemberDaySender:
     # ------------------------------------------------------------------ save time
 
     @classmethod
-    def eligible(cls, contents: list[Mapping[str, Any]]) -> Any:
-        """The audience condition: members whose tier some variant's benefits name."""
-        tiers = sorted({tier for c in contents for tier in (c.get("benefits") or {})})
+    def eligible(cls, contents: list[Mapping[str, Any]], session: Session | None = None) -> Any:
+        """The audience condition: members whose tier some variant's benefits name (with
+        ``tier_defaults``, the tiers a member-day benefit is configured for)."""
+        configured = tier_benefits.all_benefits(session) if session is not None else {}
+        tiers = sorted(
+            {tier for c in contents for tier in resolve_benefits(c.get("benefits"), configured)}
+        )
         return Contact.tier.in_(tiers)
 
     def check_variant(self, content: Mapping[str, Any]) -> dict[str, str]:
         problems = self.channel.check_variant(content)
+        benefits = content.get("benefits")
+        if isinstance(benefits, Mapping):
+            for tier, benefit in benefits.items():
+                problem = benefit_problem(tier, benefit)
+                if problem:
+                    problems[f"benefits.{tier}"] = problem
         notify = content.get("notify", [])
         if not isinstance(notify, list) or not all(isinstance(k, str) for k in notify):
             problems["notify"] = 'notify must be a list of channels, e.g. ["email", "sms"]'
@@ -104,7 +123,10 @@ class MemberDaySender:
             channel = channel_for(kind, self.settings)
             info = replace(run, content=_notice_content(kind, run.content))
             notices.append((kind, channel, channel.prepare(info)))
-        return PreparedMemberDay(run, dict(run.content.get("benefits") or {}), notices)
+        with self._database().session() as session:
+            configured = tier_benefits.all_benefits(session)
+        benefits = resolve_benefits(run.content.get("benefits"), configured)
+        return PreparedMemberDay(run, benefits, notices)
 
     def render(self, prepared: PreparedMemberDay, recipient: Recipient) -> MemberBenefit:
         return MemberBenefit(prepared, recipient)
@@ -118,21 +140,16 @@ class MemberDaySender:
         refused = self.channel.unconfigured()  # before a coupon is issued for nothing
         if refused is not None:
             return refused
-        valid_from = run.started_at
-        valid_until = valid_from + timedelta(days=int(benefit.get("valid_days", 1)))
+        valid_from, valid_until = coupon_specs.validity(benefit, run.started_at)
         offer: dict[str, Any] = {"type": benefit["type"], "code": None}
-        coupon: dict[str, Any] = {}
-        if benefit["type"] == "coupon":
-            percent_off = int(benefit["percent_off"])
-            code = self._coupon(run, recipient, percent_off, valid_until)
-            offer.update(code=code, percent_off=percent_off)
-            coupon = {
-                "code": code,
-                "percent_off": percent_off,
-                "valid_until": valid_until.isoformat(),
-            }
+        offer.update({k: benefit[k] for k in OFFER_FIELDS if benefit.get(k) is not None})
+        coupon: dict[str, Any]
+        if benefit["type"] == "points_multiplier":  # credited by the shop, no code to type
+            coupon = coupon_specs.template_view({**offer, "valid_until": valid_until})
         else:
-            offer["multiplier"] = benefit["multiplier"]
+            issued = self._coupon(run, recipient, benefit, valid_until)
+            offer["code"] = issued.code
+            coupon = issued.offer()
         offer.update(valid_from=valid_from.isoformat(), valid_until=valid_until.isoformat())
         post: BenefitPost = self.channel.render(
             run, replace(recipient, context={**recipient.context, "benefit": offer})
@@ -159,20 +176,23 @@ class MemberDaySender:
         return self._db
 
     def _coupon(
-        self, run: RunInfo, recipient: Recipient, percent_off: int, valid_until: Any
-    ) -> str:
-        """The delivery's code, issued and committed before the shop hears of it."""
+        self, run: RunInfo, recipient: Recipient, benefit: Mapping[str, Any], valid_until: Any
+    ) -> coupons.Coupon:
+        """The delivery's coupon, issued and committed before the shop hears of it."""
         with self._database().session() as session:
-            return coupons.issue(
+            issued = coupons.issue(
                 session,
                 campaign_id=run.campaign_id,
                 run_id=run.run_id,
                 contact_id=recipient.contact_id,
                 delivery_id=recipient.delivery_id,
-                percent_off=percent_off,
                 valid_from=run.started_at,
                 valid_until=valid_until,
-            ).code
+                offer=benefit,
+            )
+            session.flush()
+            session.expunge(issued)
+            return issued
 
     def _notify(
         self, prepared: PreparedMemberDay, recipient: Recipient, coupon: Mapping[str, Any]
@@ -228,3 +248,38 @@ def _notice_content(kind: str, content: Mapping[str, Any]) -> dict[str, Any]:
     return {
         theirs: content[ours] for ours, theirs in NOTICE_FIELDS[kind].items() if ours in content
     }
+
+
+def resolve_benefits(
+    benefits: Any, configured: Mapping[str, Mapping[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """A variant's ``benefits`` as tier → coupon spec: ``"tier_defaults"`` is every tier's
+    configured member-day benefit (tiers without one are not eligible), a tier's
+    ``"tier_default"`` that tier's; explicit specs are kept as written."""
+    if benefits == TIER_DEFAULTS:
+        picked = {tier: (configured.get(tier) or {}).get("member_day") for tier in TIERS}
+    elif isinstance(benefits, Mapping):
+        picked = {
+            tier: (configured.get(tier) or {}).get("member_day")
+            if benefit in (TIER_DEFAULT, {"tier_benefit": "member_day"})
+            else benefit
+            for tier, benefit in benefits.items()
+        }
+    else:
+        return {}
+    if not configured:  # save time, no database: every tier named stays (checked elsewhere)
+        return {tier: dict(b) if isinstance(b, Mapping) else {} for tier, b in picked.items()}
+    return {tier: dict(b) for tier, b in picked.items() if isinstance(b, Mapping) and b}
+
+
+def benefit_problem(tier: Any, benefit: Any) -> str | None:
+    """What is wrong with one tier's benefit, in a marketer's words, or ``None``."""
+    if tier not in TIERS:
+        return f"{tier!r} is not a tier ({', '.join(TIERS)})"
+    if benefit in (TIER_DEFAULT, {"tier_benefit": "member_day"}):
+        return None
+    try:
+        coupon_specs.check(benefit, f"benefits.{tier}", default_days=1, tier_benefit=False)
+    except ValidationError as exc:
+        return next(iter(exc.fields.values()))
+    return None

@@ -46,6 +46,9 @@ COUNTS = (
 RATES = ("open_rate", "click_rate", "ctor", "unsubscribe_rate", "conversion_rate")
 # money per order and per recipient: derived like the rates, but not fractions
 MONEY = ("average_order_value", "revenue_per_recipient")
+# coupons (contract 15): redeemed / issued, and the totals of the orders that redeemed them
+COUPON_RATES = ("coupon_redemption_rate",)
+COUPON_MONEY = ("coupon_revenue",)
 # the rates that carry a Wilson interval, with their numerators
 INTERVALS = {
     "open_rate": "unique_opens",
@@ -74,6 +77,8 @@ def finish(counts: dict[str, Any]) -> dict[str, Any]:
     out["conversion_rate"] = ratio(out["conversions"], delivered)
     out["average_order_value"] = round(ratio(out["revenue"], out["conversions"]), 2)
     out["revenue_per_recipient"] = round(ratio(out["revenue"], delivered), 4)
+    out["coupon_redemption_rate"] = ratio(out["coupons_redeemed"], out["coupons_issued"])
+    out["coupon_revenue"] = round(float(counts.get("coupon_revenue", 0) or 0), 2)
     return out
 
 
@@ -165,16 +170,22 @@ def conversion_orders(session: Session, run_ids: list[int]) -> list[ConversionOr
 
 
 def _coupon_counts(session: Session, run_ids: list[int]) -> dict[int | None, dict[str, Any]]:
-    """Coupons issued by the runs' deliveries and how many of them were redeemed, per variant."""
+    """Coupons issued by the runs' sent deliveries, how many of them were redeemed and the
+    revenue of the orders that redeemed them, per variant."""
+    redeemed = Coupon.redeemed_at.is_not(None)
     rows = session.execute(
         select(
             Delivery.variant_id,
             func.count(Coupon.id).label("coupons_issued"),
-            func.sum(case((Coupon.redeemed_at.is_not(None), 1), else_=0)).label("coupons_redeemed"),
+            func.sum(case((redeemed, 1), else_=0)).label("coupons_redeemed"),
+            func.sum(case((redeemed, func.coalesce(Coupon.order_total, 0)), else_=0)).label(
+                "coupon_revenue"
+            ),
         )
         .select_from(Coupon)
         .join(Delivery, Delivery.id == Coupon.delivery_id)
-        .where(Coupon.run_id.in_(run_ids))
+        # issued = handed to the member: a code whose message failed was never seen
+        .where(Coupon.run_id.in_(run_ids), Delivery.status == st.SENT)
         .group_by(Delivery.variant_id)
     ).mappings()
     return {row["variant_id"]: dict(row) for row in rows}

@@ -80,7 +80,7 @@ def audience(session: Session, campaign: Campaign, zone: ZoneInfo | None = None)
         rules = segment.rules if segment else None
     # a channel may narrow every audience (member days: only the tiers the benefits name)
     eligible = getattr(senders.sender_class(campaign.channel), "eligible", None)
-    condition = eligible([v.content for v in campaign.variants]) if eligible else None
+    condition = eligible([v.content for v in campaign.variants], session) if eligible else None
     query = segments.members(rules, zone=zone)
     return query if condition is None else query.where(condition)
 

@@ -16,8 +16,10 @@ from jinja2.exceptions import TemplateError
 from sqlalchemy.orm import Session
 
 from herald.audiences.models import Contact
+from herald.campaigns import coupon_specs, tier_benefits
 from herald.campaigns.context import contact_context as full
 from herald.campaigns.context import member_zone, moment_context, promotion_snapshot
+from herald.campaigns.member_days import resolve_benefits
 from herald.campaigns.models import Campaign, Variant
 from herald.channels.base import Outcome
 from herald.channels.email import EmailChannel, OutgoingEmail
@@ -109,10 +111,13 @@ def preview(
     local = member_zone(contact, zone or ZoneInfo("UTC"))
     now = clock.now()
     promotion = promotion_snapshot(session, campaign.promotion_id) or sample_promotion(now)
+    configured = tier_benefits.all_benefits(session)
+    tier = contact.tier if contact else None
     context = {
         "contact": contact_context(contact),
         "campaign": {"id": campaign.id, "name": campaign.name},
-        "coupon": {},
+        "coupon": sample_coupon((variant.content or {}).get("coupon"), tier, configured),
+        "tier": tier_benefits.template_view(tier, configured),
         "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
         "event": {},
         **moment_context(promotion, local, now),
@@ -132,8 +137,9 @@ def preview(
         status = out.field("status", content.get("status")).strip()
         answer.update(status=status, characters=len(status))
     elif campaign.channel == "member_day":
-        tier = contact.tier if contact else None
-        benefits = dict(content.get("benefits") or {})
+        benefits = resolve_benefits(content.get("benefits"), configured)
+        if tier in benefits:
+            context["coupon"] = sample_coupon(benefits[tier], tier, configured)
         notice: dict[str, Any] = {}
         if "email" in (content.get("notify") or []):
             notice["email"] = _email(out, content)
@@ -143,6 +149,17 @@ def preview(
             benefit=benefits.get(tier) if tier else None, benefits=benefits, notice=notice
         )
     return answer
+
+
+def sample_coupon(
+    spec: Any, tier: str | None, configured: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any]:
+    """What a preview shows as ``coupon``: the offer with the sample code ``SAMPLE-CODE``
+    (nothing is issued); empty without a coupon, or when the member's tier has no such benefit."""
+    if not isinstance(spec, Mapping):
+        return {}
+    offer = tier_benefits.resolve(spec, tier or "new", configured)
+    return coupon_specs.sample(offer, clock.now()) if offer else {}
 
 
 def _email(out: _Renderer, content: Mapping[str, Any]) -> dict[str, Any]:

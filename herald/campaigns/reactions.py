@@ -1,6 +1,6 @@
-"""What a stored shop event sets off in campaigns: a coupon redeemed. Called by
-:mod:`herald.intake` inside the transaction that stored the event (triggers, being journeys, are
-fired and cancelled by :mod:`herald.journeys.entries` right after)."""
+"""What a stored shop event sets off in campaigns: a coupon redeemed (or its refusal noted).
+Called by :mod:`herald.intake` inside the transaction that stored the event (triggers, being
+journeys, are fired and cancelled by :mod:`herald.journeys.entries` right after)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from herald.campaigns import coupons
 
 def on_shop_event(session: Session, event: Event) -> Event:
     """React to one stored shop event (it has its id). Returns the event."""
-    if event.type == "order.placed" and (event.data or {}).get("coupon_code"):
-        data = event.data or {}
-        coupons.redeem(session, str(data["coupon_code"]), data.get("order_id"), event.occurred_at)
+    if event.type == "order.placed":
+        coupons.redeem_event(session, event)
     return event

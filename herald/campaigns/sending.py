@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, object_session
 
 from herald.audiences.models import Contact
-from herald.campaigns import autopause, posts, senders
+from herald.campaigns import autopause, coupon_issue, posts, senders, tier_benefits
 from herald.campaigns import status as st
 from herald.campaigns.closing import finish_run_if_done
 from herald.campaigns.context import (
@@ -129,6 +129,18 @@ class BatchSender:
         self.promotion = (
             promotion_snapshot(session, campaign.promotion_id) if session is not None else {}
         )
+        # a coupon spec per variant (email and SMS variants, journey steps): one code a delivery
+        first = campaign.variants[0].id if campaign.variants else 0
+        self.coupon_specs = {
+            v.id: dict(v.content["coupon"])
+            for v in campaign.variants
+            if isinstance((v.content or {}).get("coupon"), dict)
+        }
+        if first in self.coupon_specs:
+            self.coupon_specs[0] = self.coupon_specs[first]  # rows planned without a variant
+        self.coupons: dict[int, dict[str, Any]] = {}
+        self.coupon_refusals: dict[int, str] = {}
+        self.tier_benefits: dict[str, dict[str, Any]] | None = None
         self.renewed_at = time.monotonic()  # the claim took the lease just now
         self.claim_stamp: datetime | None = None
         self.rules = Rules(
@@ -166,7 +178,8 @@ class BatchSender:
                 self.report.deferred += screened.deferred
                 to_send = screened.sendable
                 claimed = self._claim(session, [d.id for d, _ in to_send])
-            to_send = [(d, c) for d, c in to_send if d.id in claimed]
+                to_send = [(d, c) for d, c in to_send if d.id in claimed]
+                self._issue_coupons(session, to_send)
             outcomes = []
             for delivery, contact in to_send:
                 if not self._keep_lease(db):
@@ -215,7 +228,27 @@ class BatchSender:
             )
         )
 
+    def _issue_coupons(self, session: Session, rows: list[tuple[Delivery, Contact]]) -> None:
+        """The claimed rows' coupons, committed with the claim before any hand-off."""
+        if self.tier_benefits is None:
+            self.tier_benefits = tier_benefits.all_benefits(session)
+        if not self.coupon_specs or not rows:
+            return
+        issued, refused = coupon_issue.issue_for_chunk(
+            session,
+            campaign_id=self.campaign_id,
+            run_id=self.run_id,
+            specs=self.coupon_specs,
+            rows=rows,
+            benefits=self.tier_benefits,
+            now=clock.now(),
+        )
+        self.coupons.update(issued)
+        self.coupon_refusals.update(refused)
+
     def _hand_off(self, delivery: Delivery, contact: Contact) -> Outcome:
+        if delivery.id in self.coupon_refusals:
+            return Outcome.permanent(self.coupon_refusals.pop(delivery.id))
         try:
             prepared = self._prepared(delivery.variant_id)
             message = self.channel.render(prepared, self._recipient(delivery, contact))
@@ -257,7 +290,8 @@ class BatchSender:
         context = {
             "contact": contact_context(contact),
             "campaign": {"id": self.campaign_id, "name": self.campaign_name},
-            "coupon": {},
+            "coupon": self.coupons.pop(delivery.id, {}),
+            "tier": tier_benefits.template_view(contact.tier, self.tier_benefits or {}),
             "unsubscribe_url": unsubscribe,
             "event": dict(delivery.data or {}),
             **moment_context(self.promotion, member_zone(contact, self.settings.timezone)),

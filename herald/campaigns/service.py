@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from herald.audiences.models import Segment
-from herald.campaigns import promotions, schedules, status, workspace
+from herald.campaigns import coupon_specs, promotions, schedules, status, workspace
 from herald.campaigns.measurable import check_measurable
 from herald.campaigns.models import Batch, Campaign, Delivery, Run, Variant
 from herald.campaigns.senders import SENDERS, sender_class
@@ -65,11 +65,35 @@ def check_variants(channel: str, variants: Any) -> list[dict[str, Any]]:
         content = {k: v for k, v in variant.items() if k != "name"}
         for field, problem in cls(_SETTINGS_FOR_CHECKS).check_variant(content).items():
             problems[f"{where}.{field}"] = f"variant {name}: {problem}"
+        if "coupon" in content:
+            problem = _coupon_problem(channel, content, where, name)
+            if problem:
+                problems.update(problem)
         out.append({"name": name, **content})
     if problems:
         first = next(iter(problems.items()))
         raise ValidationError(f"{first[0]}: {first[1]}", problems)
     return out
+
+
+COUPON_CHANNELS = ("email", "sms")
+
+
+def _coupon_problem(
+    channel: str, content: dict[str, Any], where: str, name: str
+) -> dict[str, str] | None:
+    """Check (and clean in place) a variant's ``coupon``; the problem keyed by its field."""
+    if channel not in COUPON_CHANNELS:
+        return {
+            f"{where}.coupon": f"variant {name}: a {channel} message carries no coupon"
+            + (" (member days give theirs in benefits)" if channel == "member_day" else "")
+        }
+    try:
+        content["coupon"] = coupon_specs.check(content["coupon"], "coupon", now=clock.now())
+    except ValidationError as exc:
+        field, problem = next(iter(exc.fields.items()))
+        return {f"{where}.{field}": f"variant {name}: {field}: {problem}"}
+    return None
 
 
 class _CheckSettings:

@@ -22,9 +22,6 @@ from herald.channels.base import Outcome, Recipient, RunInfo
 from herald.channels.ratelimit import Limiter, limiter_for
 from herald.core import clock
 from herald.core.settings import Settings
-from herald.core.tiers import TIERS
-
-BENEFIT_TYPES = ("coupon", "points_multiplier")
 
 
 @dataclass(frozen=True)
@@ -51,17 +48,15 @@ class MemberDayChannel(http.HttpClient):
         self.settings = settings
 
     def check_variant(self, content: Mapping[str, Any]) -> dict[str, str]:
-        """Problems of the variant's ``benefits`` (the notices are checked by the campaign)."""
-        problems: dict[str, str] = {}
+        """Whether the variant has ``benefits`` at all: each tier's offer (a coupon spec) and the
+        notices are checked by the campaign (:mod:`herald.campaigns.member_days`)."""
         benefits = content.get("benefits")
-        if not isinstance(benefits, Mapping) or not benefits:
-            problems["benefits"] = 'benefits is required, e.g. {"gold": {"type": "coupon", ...}}'
-        else:
-            for tier, benefit in benefits.items():
-                problem = benefit_problem(tier, benefit)
-                if problem:
-                    problems[f"benefits.{tier}"] = problem
-        return problems
+        if benefits == "tier_defaults" or (isinstance(benefits, Mapping) and benefits):
+            return {}
+        return {
+            "benefits": 'benefits is required: "tier_defaults" (the tier benefits configured '
+            'for each tier) or per tier, e.g. {"gold": {"type": "coupon", "percent_off": 15}}'
+        }
 
     def prepare(self, run: RunInfo) -> RunInfo:
         return run
@@ -121,25 +116,3 @@ class MemberDayChannel(http.HttpClient):
     def limiter(self) -> Limiter:
         """The shop API's rate limit (``HERALD_SHOP_RATE`` requests per second)."""
         return limiter_for(self.settings, "shop")
-
-
-def benefit_problem(tier: Any, benefit: Any) -> str | None:
-    """What is wrong with one tier's benefit, in a marketer's words, or ``None``."""
-    if tier not in TIERS:
-        return f"{tier!r} is not a tier ({', '.join(TIERS)})"
-    if not isinstance(benefit, Mapping) or benefit.get("type") not in BENEFIT_TYPES:
-        return f"type must be one of {', '.join(BENEFIT_TYPES)}"
-    days = benefit.get("valid_days", 1)
-    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 366:
-        return "valid_days must be a whole number from 1 to 366"
-    if benefit["type"] == "coupon":
-        percent = benefit.get("percent_off")
-        if not isinstance(percent, int) or isinstance(percent, bool) or not 1 <= percent <= 100:
-            return "percent_off must be a whole number from 1 to 100"
-    else:
-        multiplier = benefit.get("multiplier")
-        if not isinstance(multiplier, int | float) or isinstance(multiplier, bool):
-            return "multiplier must be a number greater than 1"
-        if not 1 < multiplier <= 100:
-            return "multiplier must be a number greater than 1 (at most 100)"
-    return None

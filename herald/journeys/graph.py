@@ -9,6 +9,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from herald.campaigns import coupon_specs
+from herald.core import clock
 from herald.core.errors import ValidationError
 
 SHOP_EVENTS = (
@@ -157,7 +159,11 @@ def _check_step(sid: str, step: Mapping[str, Any]) -> dict[str, Any]:
         if not isinstance(step.get("variants"), list) or not step["variants"]:
             raise bad("variants", "must be a non-empty list")
         if step.get("coupon") is not None:
-            raise bad("coupon", "is not supported in journeys yet")
+            try:
+                out["coupon"] = coupon_specs.check(step["coupon"], "coupon", now=clock.now())
+            except ValidationError as exc:
+                field, problem = next(iter(exc.fields.items()))
+                raise invalid(f"{where}.{field}", f"step {sid!r}: {field}: {problem}") from exc
         transactional = step.get("transactional", False)
         if not isinstance(transactional, bool):
             raise bad("transactional", "must be true or false")

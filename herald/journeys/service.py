@@ -108,6 +108,15 @@ def update(session: Session, journey: Journey, changes: Any, zone: ZoneInfo) -> 
     return journey
 
 
+def _with_step_coupon(step: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The step's variants, each carrying the step's ``coupon`` unless it has its own: the send
+    path issues a code per delivery of any variant with one."""
+    coupon = step.get("coupon")
+    if coupon is None:
+        return [dict(v) for v in step["variants"]]
+    return [{"coupon": coupon, **v} for v in step["variants"]]
+
+
 def _sync_campaigns(
     session: Session, journey: Journey, definition: dict[str, Any], zone: ZoneInfo
 ) -> dict[str, int]:
@@ -118,6 +127,7 @@ def _sync_campaigns(
     for step in definition["steps"]:
         if step["type"] != "message":
             continue
+        variants = _with_step_coupon(step)
         campaign = session.get(Campaign, mapping[step["id"]]) if step["id"] in mapping else None
         if campaign is not None and campaign.channel != step["channel"]:
             raise graph.invalid(
@@ -130,13 +140,13 @@ def _sync_campaigns(
                 {
                     "name": f"Journey {journey.id}: {step['id']}"[:200],
                     "channel": step["channel"],
-                    "variants": step["variants"],
+                    "variants": variants,
                 },
                 zone,
             )
         else:
             by_name = {v.name: v for v in campaign.variants}
-            for position, variant in enumerate(step["variants"]):
+            for position, variant in enumerate(variants):
                 content = {k: v for k, v in variant.items() if k != "name"}
                 if variant["name"] in by_name:
                     by_name[variant["name"]].content = content

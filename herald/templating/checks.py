@@ -25,8 +25,40 @@ from herald.templating.track_links import LinkTracker
 # journeys), the editor's product-grid block (``products``: no recommendations feed it yet, so
 # its loop renders nothing) and the sandbox's own helpers
 KNOWN_NAMES = frozenset(
-    {*templates.TEMPLATE_NAMES, "promotion", "now", "benefit", "step", "journey", "products"}
+    {
+        *templates.TEMPLATE_NAMES,
+        "tier",
+        "promotion",
+        "now",
+        "benefit",
+        "step",
+        "journey",
+        "products",
+    }
 )
+# what ``coupon`` holds (herald.campaigns.coupon_specs.VIEW_FIELDS; a test keeps them equal)
+COUPON_FIELDS = frozenset(
+    {
+        "code",
+        "type",
+        "percent_off",
+        "amount_off",
+        "min_spend",
+        "sku",
+        "multiplier",
+        "valid_until",
+        "description",
+    }
+)
+# what ``tier`` holds (herald.campaigns.tier_benefits.template_view)
+TIER_FIELDS = frozenset(
+    {"name", "points_rate", "free_shipping_over", "birthday_gift", "member_day", "benefits"}
+)
+# names whose fields are fixed, with what to say about an unknown one
+FIXED_FIELDS = {
+    "coupon": (COUPON_FIELDS, "coupons have no field"),
+    "tier": (TIER_FIELDS, "tiers have no field"),
+}
 # contact fields (contract section 4, 15 and 16, and what senders add)
 CONTACT_FIELDS = frozenset(
     {
@@ -100,7 +132,25 @@ REALISTIC: dict[str, Any] = {
         "rfm": {"recency": 5, "frequency": 4, "monetary": 4, "group": "champions"},
     },
     "campaign": {"id": 1, "name": "Trial"},
-    "coupon": {"code": "TRIAL-7Q2X", "percent_off": 15, "valid_until": "2026-12-31"},
+    "coupon": {
+        "code": "TRIAL-7Q2X",
+        "type": "coupon",
+        "percent_off": None,
+        "amount_off": 30,
+        "min_spend": 200,
+        "sku": None,
+        "multiplier": None,
+        "valid_until": "2026-12-31T23:59:59+08:00",
+        "description": "¥30 off orders over ¥200",
+    },
+    "tier": {
+        "name": "gold",
+        "points_rate": 1.5,
+        "free_shipping_over": 0,
+        "birthday_gift": {"type": "coupon", "percent_off": 20, "description": "20% off"},
+        "member_day": {"type": "coupon", "percent_off": 15, "description": "15% off"},
+        "benefits": ["An upgraded birthday gift", "A standing shopping discount"],
+    },
     "unsubscribe_url": f"{_TRIAL_URL}/u/trial",
     "event": {},
     "promotion": sample_promotion(TRIAL_NOW),
@@ -117,6 +167,7 @@ EMPTY: dict[str, Any] = {
     },
     "campaign": {"id": 1, "name": "Trial"},
     "coupon": {},
+    "tier": {"name": "new", "benefits": []},
     "unsubscribe_url": f"{_TRIAL_URL}/u/trial",
     "event": {},
     "promotion": {},
@@ -173,7 +224,7 @@ def _check_names(field: str, tree: nodes.Template) -> None:
         line = next((n.lineno for n in tree.find_all(nodes.Name) if n.name == unknown[0]), None)
         raise TemplateProblem(
             field,
-            f"templates have no '{unknown[0]}'; they see contact, campaign, coupon, event, "
+            f"templates have no '{unknown[0]}'; they see contact, campaign, coupon, tier, event, "
             "promotion, now and unsubscribe_url",
             line,
         )
@@ -184,6 +235,9 @@ def _check_names(field: str, tree: nodes.Template) -> None:
             )
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
         target = node.node
+        if isinstance(target, nodes.Name) and target.name in FIXED_FIELDS:
+            _check_fixed(field, node, target.name)
+            continue
         if not (isinstance(target, nodes.Name) and target.name == "contact"):
             continue
         if isinstance(node, nodes.Getattr):
@@ -199,6 +253,25 @@ def _check_names(field: str, tree: nodes.Template) -> None:
                 f"contact.attributes.{name})",
                 node.lineno,
             )
+
+
+def _check_fixed(field: str, node: nodes.Getattr | nodes.Getitem, name: str) -> None:
+    """``coupon.nope`` / ``tier.nope``: a field no coupon or tier has."""
+    if isinstance(node, nodes.Getattr):
+        attr: Any = node.attr
+    elif isinstance(node.arg, nodes.Const):
+        attr = node.arg.value
+    else:
+        return
+    known, words = FIXED_FIELDS[name]
+    if isinstance(attr, str) and attr not in known and attr not in _MAPPING_METHODS:
+        raise TemplateProblem(
+            field, f"{words} '{attr}' (they have {', '.join(sorted(known))})", node.lineno
+        )
+
+
+# ``{% if coupon.get('code') %}``, ``{% for k, v in coupon.items() %}`` stay allowed
+_MAPPING_METHODS = frozenset({"get", "items", "keys", "values"})
 
 
 def check_templates(content: Mapping[str, Any], fields: Mapping[str, bool]) -> dict[str, str]:

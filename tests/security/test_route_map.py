@@ -28,7 +28,12 @@ READ_POSTS = {
     "builder.schedule_view",
     "journeys.check",
 }
-SAMPLE_ARGS = {"export_type": "csv", "filename": "1700000000-1.eml", "action": "pause"}
+SAMPLE_ARGS = {
+    "export_type": "csv",
+    "filename": "1700000000-1.eml",
+    "action": "pause",
+    "tier": "gold",
+}
 
 
 @pytest.fixture
@@ -133,7 +138,8 @@ def test_logout_also_needs_a_csrf_token(app, users):  # noqa: F811
 
 
 def _operation(rule: Rule, method: str) -> Any:
-    # <int:id> and <key> (a name, such as a gallery template's) both read {name} in OpenAPI
+    # ids are <int:id>; text parameters (a gallery template's key, a tier's name) are <key>,
+    # <tier>; both read {name} in OpenAPI
     path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule.removeprefix("/api/v1"))
     found = [op for op in OPERATIONS if op.path == path and op.method == method]
     assert found, f"{method} {rule.rule} is not registered with @operation (undocumented)"

@@ -22,6 +22,7 @@ from herald.campaigns.models import Campaign, Variant
 from herald.core import clock
 from herald.core.errors import HeraldError, ValidationError
 from herald.web import deps
+from herald.web.admin import coupon_form
 from herald.web.admin.auth import Protected, can_write, require_write
 
 MAX_VARIANTS = 8
@@ -170,6 +171,7 @@ class BuilderView(Protected, BaseView):
             default_zone=zone.key,
             start_day=start_day,
             tiers=TIERS,
+            coupon_kinds=coupon_form.KINDS + coupon_form.TIER_KINDS,
             editable=can_write() and (campaign is None or campaign.status == "draft"),
             urls={
                 "save": url_for(".save"),

@@ -14,15 +14,16 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from herald.audiences.models import Contact, Segment
-from herald.campaigns import calendar, service
+from herald.campaigns import calendar, service, tier_benefits
 from herald.campaigns.dispatch import audience, contact_context
 from herald.campaigns.models import Campaign, Delivery, Run, Variant
+from herald.campaigns.preview import sample_coupon
 from herald.campaigns.status import ACTIONS
 from herald.channels.sms import segments
 from herald.core.errors import Conflict, HeraldError, ValidationError
 from herald.templating import render
 from herald.web import deps
-from herald.web.admin import outcomes
+from herald.web.admin import coupon_form, outcomes
 from herald.web.admin.audiences import HeraldModelView
 from herald.web.admin.auth import can_write, require_write
 from herald.web.admin.forms import AdminForm
@@ -57,6 +58,22 @@ class CampaignForm(AdminForm):
     text = TextAreaField(
         "Plain text (variant A)", render_kw={"rows": 5, "class": "form-control text-monospace"}
     )
+    coupon_kind = SelectField(
+        "Coupon (variant A)",
+        choices=coupon_form.KINDS + coupon_form.TIER_KINDS,
+        default="",
+        description="One unique code per recipient; templates show it as {{ coupon.code }} "
+        "and {{ coupon.description }}",
+    )
+    coupon_value = StringField(
+        "Percent, amount or multiplier", render_kw={"placeholder": "e.g. 15 (%) or 30 (¥)"}
+    )
+    coupon_min_spend = StringField("Minimum spend", render_kw={"placeholder": "e.g. 200"})
+    coupon_sku = StringField("Gift SKU", render_kw={"placeholder": "e.g. TEA-1"})
+    coupon_valid_days = StringField("Valid for (days)", render_kw={"placeholder": "e.g. 7"})
+    coupon_valid_until = StringField(
+        "Or valid until (with offset)", render_kw={"placeholder": "2026-11-30T23:59:59+08:00"}
+    )
     schedule_type = SelectField(
         "Schedule",
         choices=[("immediate", "Immediately when sent"), ("once", "Once, at a given time")],
@@ -76,6 +93,12 @@ class CampaignForm(AdminForm):
             variant["html"] = self.html.data
         if (self.text.data or "").strip():
             variant["text"] = self.text.data
+        coupon = coupon_form.spec_from(
+            {f"coupon_{part}": getattr(self, f"coupon_{part}").data for part in coupon_form.PARTS},
+            "coupon_",
+        )
+        if coupon is not None:
+            variant["coupon"] = coupon
         schedule: dict[str, Any] = {"type": self.schedule_type.data}
         if self.schedule_type.data == "once":
             schedule["at"] = (self.schedule_at.data or "").strip()
@@ -92,6 +115,9 @@ class CampaignForm(AdminForm):
 # the service names fields the API way (``variants[0].html``); the form has flat fields
 _FIELD_MAP = (
     (re.compile(r"^variants\[0\]\.(subject|html|text)$"), r"\1"),
+    (re.compile(r"^variants\[0\]\.coupon\.(percent_off|amount_off|multiplier)$"), "coupon_value"),
+    (re.compile(r"^variants\[0\]\.coupon\.(min_spend|sku|valid_days|valid_until)$"), r"coupon_\1"),
+    (re.compile(r"^variants\[0\]\.coupon(\..*)?$"), "coupon_kind"),
     (re.compile(r"^variants(\[0\])?$"), "html"),
     (re.compile(r"^schedule\.at$"), "schedule_at"),
     (re.compile(r"^schedule(\..*)?$"), "schedule_type"),
@@ -198,6 +224,8 @@ class CampaignView(HeraldModelView):
         form.subject.data = variant.get("subject", "")
         form.html.data = variant.get("html", "")
         form.text.data = variant.get("text", "")
+        for part, value in coupon_form.fields_of(variant.get("coupon")).items():
+            getattr(form, f"coupon_{part}").data = value
         form.schedule_type.data = (campaign.schedule or {}).get("type", "immediate")
         form.schedule_at.data = (campaign.schedule or {}).get("at", "")
 
@@ -276,6 +304,9 @@ class CampaignView(HeraldModelView):
             progress=campaign_progress(session, campaign),
             editable=campaign.status in EDITABLE and can_write(),
             sms=_sms_preview(session, campaign),
+            coupon_text=coupon_form.variant_coupon_text(
+                campaign.variants[0].content if campaign.variants else {}
+            ),
         )
 
     @expose("/<int:campaign_id>/progress.json")
@@ -377,7 +408,11 @@ def _sms_preview(session: Any, campaign: Campaign) -> dict[str, Any] | None:
                 {
                     "contact": contact_context(member),
                     "campaign": {"name": campaign.name},
-                    "coupon": {},
+                    "coupon": sample_coupon(
+                        campaign.variants[0].content.get("coupon"),
+                        member.tier,
+                        tier_benefits.all_benefits(session),
+                    ),
                     "unsubscribe_url": "",
                     "event": {},
                 },

@@ -8,11 +8,13 @@ from typing import Any
 from flask import abort, redirect, url_for
 from flask_admin import BaseView, expose
 from markupsafe import Markup, escape
+from sqlalchemy import select
 
 from herald.audiences import history, orders
 from herald.audiences.models import Contact
 from herald.audiences.rfm import GROUP_LABELS
 from herald.campaigns import results
+from herald.campaigns.coupons import Coupon
 from herald.web import deps
 from herald.web.admin.auth import Protected
 
@@ -51,4 +53,13 @@ class MemberView(Protected, BaseView):
             messages=results.member_messages(session, contact.id),
             items=orders.recent_items(session, contact.id),
             group_labels=GROUP_LABELS,
+            coupons=[
+                (c, c.offer()["description"])
+                for c in session.scalars(
+                    select(Coupon)
+                    .where(Coupon.contact_id == contact.id)
+                    .order_by(Coupon.id.desc())
+                    .limit(50)
+                )
+            ],
         )

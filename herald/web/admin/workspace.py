@@ -7,6 +7,7 @@ from flask import Flask
 from flask_admin import Admin
 
 from herald.web.admin import errors, outcomes
+from herald.web.admin.coupons import CouponView, TierBenefitView
 from herald.web.admin.lists import ListView, SuppressionView
 from herald.web.admin.members import MemberView
 from herald.web.admin.results import ResultsView
@@ -22,6 +23,10 @@ def add_workspace_views(app: Flask, admin: Admin) -> None:
         SuppressionView(name="Suppressions", endpoint="suppressions", url="suppressions")
     )
     admin.add_view(ResultsView(name="Results", endpoint="results", url="results"))
+    admin.add_view(CouponView(name="Coupons", endpoint="coupons", url="coupons"))
+    admin.add_view(
+        TierBenefitView(name="Tier benefits", endpoint="tier_benefits", url="tier-benefits")
+    )
     admin.add_view(MemberView(name="Member", endpoint="members", url="members"))
     outcomes.init_app(app)
     errors.init_app(app)

@@ -85,9 +85,16 @@ def operation(
         media or {},
     )
     OPERATIONS.append(op)
+    # a path parameter is an id unless it is text: a gallery template's key, or one the spec
+    # types as a string (a tier's name)
+    text = TEXT_PARAMS | {
+        param["name"]
+        for param in parameters or []
+        if param.get("in") == "path" and param.get("schema", {}).get("type") == "string"
+    }
     flask_path = re.sub(
         r"\{(\w+)\}",
-        lambda m: f"<{m[1]}>" if m[1] in TEXT_PARAMS else f"<int:{m[1]}>",
+        lambda m: f"<{m[1]}>" if m[1] in text else f"<int:{m[1]}>",
         path,
     )
 
@@ -175,6 +182,7 @@ from herald.web.api import (  # noqa: E402, F401
     promotions,
     reports,
     segments,
+    tier_benefits,
     triggers,
     workspace,
 )

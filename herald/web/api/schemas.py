@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from herald.audiences.models import TIERS
-from herald.campaigns.metrics import COUNTS, INTERVALS, MONEY, RATES
+from herald.campaigns.metrics import COUNTS, COUPON_MONEY, COUPON_RATES, INTERVALS, MONEY, RATES
 from herald.campaigns.schedules import TYPES
 from herald.campaigns.status import CAMPAIGN_STATUSES
 
@@ -141,6 +141,8 @@ METRICS = {
         "revenue": {"type": "number"},
         **{name: {"type": "number", "minimum": 0, "maximum": 1} for name in RATES},
         **{name: {"type": "number", "minimum": 0} for name in MONEY},
+        **{name: {"type": "number", "minimum": 0, "maximum": 1} for name in COUPON_RATES},
+        **{name: {"type": "number", "minimum": 0} for name in COUPON_MONEY},
     },
 }
 INTERVAL = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
@@ -163,8 +165,20 @@ VARIANT = {
         "body": {"type": "string"},
         "status": {"type": "string"},
         "visibility": {"type": "string"},
-        "benefits": {"type": "object"},
+        "benefits": {
+            "type": ["object", "string"],
+            "description": 'per tier a coupon spec (or "tier_default"), or "tier_defaults": '
+            "the member-day benefit configured for each tier",
+        },
         "notify": {"type": "array", "items": {"type": "string"}},
+        "coupon": {
+            "type": "object",
+            "description": "email and SMS: one unique code per recipient, seen as `coupon` in "
+            'templates; {"type": "coupon", "percent_off": 15 | "amount_off": 30, "min_spend": '
+            '200} | {"type": "free_shipping"} | {"type": "gift", "sku": "..."} | {"type": '
+            '"points_multiplier", "multiplier": 3}, each with valid_days or valid_until; or '
+            '{"tier_benefit": "birthday_gift" | "member_day"}',
+        },
     },
 }
 

@@ -7,7 +7,12 @@
   function $(id) { return document.getElementById(id); }
 
   function benefitWords(b) {
-    return b.type === "coupon" ? b.percent_off + "% off coupon" : "points × " + b.multiplier;
+    var over = b.min_spend ? " orders over ¥" + b.min_spend : "";
+    if (b.type === "coupon" && b.percent_off) { return b.percent_off + "% off coupon" + (over ? " on" + over : ""); }
+    if (b.type === "coupon") { return "¥" + b.amount_off + " off" + over; }
+    if (b.type === "free_shipping") { return "free shipping" + (over ? " on" + over : ""); }
+    if (b.type === "gift") { return "a free gift (" + b.sku + ")"; }
+    return "points × " + b.multiplier;
   }
 
   /** Show one preview answer (GET /campaigns/{id}/preview's shape). */

@@ -61,6 +61,7 @@
     all("input[name=channel]").forEach(function (r) { r.parentNode.classList.toggle("active", r.checked); });
     all(".channel-fields").forEach(function (n) { show(n, n.getAttribute("data-channel") === kind); });
     all(".preview-channel").forEach(function (n) { show(n, n.getAttribute("data-channel") === kind); });
+    show($("coupon-section"), kind === "email" || kind === "sms");
     show($("b-audience").closest(".form-row"), kind !== "social");
     show($("audience-social"), kind === "social");
     if (kind === "email") { ensureEditor(); }
@@ -92,12 +93,49 @@
     tiers.forEach(function (tier) {
       var type = $("benefit-" + tier + "-type").value;
       if (!type) { return; }
+      if (type === "tier_default") { benefits[tier] = "tier_default"; return; }
       var amount = parseFloat($("benefit-" + tier + "-amount").value);
       var b = {type: type, valid_days: parseInt($("benefit-" + tier + "-days").value || "1", 10)};
       if (type === "coupon") { b.percent_off = isNaN(amount) ? null : Math.round(amount); } else { b.multiplier = isNaN(amount) ? null : amount; }
       benefits[tier] = b;
     });
     return benefits;
+  }
+
+  function num(text) {
+    var t = String(text || "").trim();
+    return t !== "" && !isNaN(Number(t)) ? Number(t) : t;
+  }
+
+  /** The variant's coupon spec from the coupon fields (contract 15), or null for none. */
+  function couponFromFields() {
+    var kind = $("c-kind").value;
+    if (!kind) { return null; }
+    if (kind.indexOf("tier:") === 0) { return {tier_benefit: kind.slice(5)}; }
+    var c = {type: kind === "percent_off" || kind === "amount_off" ? "coupon" : kind};
+    var value = $("c-value").value.trim();
+    if (kind === "percent_off" || kind === "amount_off") { c[kind] = num(value); }
+    if (kind === "points_multiplier") { c.multiplier = num(value); }
+    if (kind === "gift") { c.sku = $("c-sku").value.trim(); }
+    if ($("c-min-spend").value.trim() && kind !== "points_multiplier") { c.min_spend = num($("c-min-spend").value); }
+    if ($("c-valid-until").value.trim()) { c.valid_until = $("c-valid-until").value.trim(); }
+    if ($("c-valid-days").value.trim()) { c.valid_days = num($("c-valid-days").value); }
+    return c;
+  }
+
+  function couponToFields(c) {
+    c = c || {};
+    var kind = "";
+    if (c.tier_benefit) { kind = "tier:" + c.tier_benefit; }
+    else if (c.type === "coupon") { kind = c.percent_off !== undefined && c.percent_off !== null ? "percent_off" : "amount_off"; }
+    else if (c.type) { kind = c.type; }
+    $("c-kind").value = kind;
+    var value = c.percent_off !== undefined && c.percent_off !== null ? c.percent_off : (c.amount_off !== undefined ? c.amount_off : c.multiplier);
+    $("c-value").value = value === undefined || value === null ? "" : value;
+    $("c-min-spend").value = c.min_spend === undefined ? "" : c.min_spend;
+    $("c-sku").value = c.sku || "";
+    $("c-valid-days").value = c.valid_days === undefined ? "" : c.valid_days;
+    $("c-valid-until").value = c.valid_until || "";
   }
 
   function setIf(v, key, value) { if (value !== "" && value !== null && value !== undefined) { v[key] = value; } }
@@ -116,6 +154,10 @@
       setIf(v, "text", $("v-text").value);
     } else if (kind === "sms") {
       setIf(v, "body", $("v-body").value);
+    }
+    if (kind === "email" || kind === "sms") {
+      var coupon = couponFromFields();
+      if (coupon) { v.coupon = coupon; }
     } else if (kind === "social") {
       setIf(v, "status", $("v-status").value);
       v.visibility = $("v-visibility").value;
@@ -143,9 +185,10 @@
     $("v-body").value = v.body || "";
     $("v-status").value = v.status || "";
     $("v-visibility").value = v.visibility || "public";
-    var benefits = v.benefits || {};
+    couponToFields(v.coupon);
+    var benefits = v.benefits === "tier_defaults" ? {} : (v.benefits || {});
     tiers.forEach(function (tier) {
-      var b = benefits[tier] || {};
+      var b = v.benefits === "tier_defaults" || benefits[tier] === "tier_default" ? {type: "tier_default"} : (benefits[tier] || {});
       $("benefit-" + tier + "-type").value = b.type || "";
       $("benefit-" + tier + "-amount").value = b.percent_off || b.multiplier || "";
       $("benefit-" + tier + "-days").value = b.valid_days || 1;
