@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from herald.audiences import contacts, rfm, shop
 from herald.audiences.models import TIERS, Contact, Segment
+from herald.campaigns import promotion_templates
 from herald.campaigns.models import Campaign, Variant
 from herald.core import clock
 from herald.core.accounts import User, create_user
@@ -111,6 +112,7 @@ def load_demo(
     session.add(campaign)
     lines.append(f"loaded {members} demo members, a segment and campaign {campaign.name!r}")
     lines.append(_behaviour(session, rng, members))
+    lines.append(_loyalty(session, segment.id))
     return "\n".join(lines)
 
 
@@ -187,4 +189,47 @@ def _behaviour(session: Session, rng: random.Random, members: int) -> str:
     return (
         f"orders and points lots for demo members, RFM scores for {scores.scored}, a tea"
         " segment and a draft points-expiry journey"
+    )
+
+
+BIRTHDAY_HTML = """<h1>Happy birthday, {{ contact.first_name or 'friend' }}!</h1>
+<p>As a {{ tier.name }} member your gift this week is {{ coupon.description }}:
+<strong>{{ coupon.code }}</strong>, valid until {{ coupon.valid_until }}.</p>
+<p style="font-size:12px"><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>"""
+
+
+def _loyalty(session: Session, segment_id: int) -> str:
+    """The handbook's promotion and birthday practice as drafts: the Double 11 promotion with its
+    campaigns from the holiday gallery, and a birthday journey giving each tier its gift."""
+    promotion, campaign_ids = promotion_templates.apply(
+        session, "double11", segment_id=segment_id, zone=ZoneInfo("Asia/Shanghai")
+    )
+    journeys.create(
+        session,
+        {
+            "name": "Birthday greeting and tier gift (demo)",
+            "entry": {"date_field": "birthday", "offset_days": -3, "time": "10:00"},
+            "steps": [
+                {
+                    "id": "greet",
+                    "type": "message",
+                    "channel": "email",
+                    "coupon": {"tier_benefit": "birthday_gift"},
+                    "variants": [
+                        {
+                            "name": "A",
+                            "subject": "Happy birthday week, {{ contact.first_name }}",
+                            "html": BIRTHDAY_HTML,
+                        }
+                    ],
+                    "next": "exit",
+                }
+            ],
+        },
+        ZoneInfo("UTC"),
+    )
+    session.flush()
+    return (
+        f"the promotion {promotion.name!r} with {len(campaign_ids)} draft campaigns and a draft"
+        " birthday journey with each tier's gift"
     )

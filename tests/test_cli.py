@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from herald.audiences.models import Contact, ContactScore, OrderItem
 from herald.campaigns.models import Campaign
+from herald.campaigns.promotions import Promotion
 from herald.cli import main
 from herald.core.accounts import find_token
 from herald.journeys.models import Journey
@@ -69,8 +70,19 @@ def test_demo_loads_once_and_prints_the_admin_password_once(run, db):
         # the demo's behaviour: order lines, scores, the tea segment, the expiry journey
         assert session.query(OrderItem).count() > 100
         assert session.query(ContactScore).count() > 50
-        journeys = session.scalars(select(Journey.name)).all()
-        assert journeys == ["Points expiry warning (demo)"]
+        journeys = session.scalars(select(Journey.name).order_by(Journey.name)).all()
+        assert journeys == [
+            "Birthday greeting and tier gift (demo)",
+            "Points expiry warning (demo)",
+        ]
+        # the handbook's promotion: Double 11 with its draft campaigns on every channel
+        promotion = session.scalars(select(Promotion)).one()
+        assert promotion.name.startswith("Double 11") and promotion.kind == "holiday"
+        rows = session.execute(
+            select(Campaign.channel, Campaign.status).where(Campaign.promotion_id == promotion.id)
+        ).all()
+        assert {channel for channel, _ in rows} == {"email", "sms", "social", "member_day"}
+        assert {status for _, status in rows} == {"draft"}
     sent = run("campaigns", "send", str(campaign.id))
     assert sent.exit_code == 0 and sent.stdout.strip().endswith("is scheduled")
     missing = run("campaigns", "send", "999")
