@@ -310,13 +310,6 @@ def promotion_report(session: Session, promotion: Promotion) -> dict[str, Any]:
         channel: runs_stats(session, [r for r, c, _ in runs if c == channel])[0]
         for channel in sorted({c for _, c, _ in runs})
     }
-    campaign_ids = select(Campaign.id).where(Campaign.promotion_id == promotion.id)
-    issued, redeemed = session.execute(
-        select(
-            func.count(Coupon.id),
-            func.count(Coupon.redeemed_at),
-        ).where(Coupon.campaign_id.in_(campaign_ids))
-    ).one()
     credited = {c.order_id: c.revenue for c in conversion_orders(session, run_ids)}
     orders, revenue = len(credited), float(sum(credited.values(), Decimal(0)))
     reached_value = {
@@ -331,7 +324,8 @@ def promotion_report(session: Session, promotion: Promotion) -> dict[str, Any]:
         "promotion": promotions.to_dict(promotion),
         "totals": totals,
         "channels": channels,
-        "coupons": {"issued": int(issued or 0), "redeemed": int(redeemed or 0)},
+        # the same count as every campaign's stats: codes on sent deliveries
+        "coupons": {"issued": totals["coupons_issued"], "redeemed": totals["coupons_redeemed"]},
         "orders": orders,
         "revenue": round(revenue, 2),
         "goal": {
