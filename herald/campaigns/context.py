@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, NamedTuple
 
 from herald.audiences.models import Contact
 
 
-def contact_context(contact: Contact) -> dict[str, Any]:
+class ContactRow(NamedTuple):
+    """A member's columns read as plain values (the send path reads chunks without the ORM)."""
+
+    id: int
+    external_id: str | None
+    email: str | None
+    phone: str | None
+    first_name: str | None
+    last_name: str | None
+    locale: str | None
+    timezone: str | None
+    tier: str
+    points: int
+    birthday: date | None
+    attributes: dict[str, Any] | None
+    orders_count: int
+    total_spent: Decimal | None
+    erased_at: datetime | None
+
+
+def contact_context(contact: Contact | ContactRow) -> dict[str, Any]:
     """What templates see as ``contact``."""
     return {
         "id": contact.id,

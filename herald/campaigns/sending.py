@@ -2,10 +2,11 @@
 channel and close them in the ledger.
 
 A worker claims a batch under a lease (:mod:`herald.campaigns.leases`), recovers rows a dead
-worker left in flight (:mod:`herald.campaigns.recovery`), then per chunk: screens the rows through
-the send policy (:mod:`herald.campaigns.screening`), claims the sendable ones ``pending`` →
-``sending``, hands each to the channel and closes all of them in one write that also renews the
-lease. Rows are closed only while this worker's claim still holds them.
+worker left in flight (:mod:`herald.campaigns.recovery`), then per chunk: reads the rows with the
+policy's facts in one SELECT and screens them (:mod:`herald.campaigns.screening`), claims the
+sendable ones ``pending`` → ``sending``, hands each to the channel, then closes all of them and
+renews the lease (which also reads whether the campaign was paused or cancelled) in one
+transaction. Rows are closed only while this worker's claim still holds them.
 """
 
 from __future__ import annotations
@@ -17,20 +18,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from herald.audiences.models import Contact
 from herald.campaigns import autopause, posts, senders
 from herald.campaigns import status as st
 from herald.campaigns.closing import finish_run_if_done
-from herald.campaigns.context import contact_context
+from herald.campaigns.context import ContactRow, contact_context
 from herald.campaigns.feedback import record_outcome_events
-from herald.campaigns.leases import claim_batch, release, stop_reason
+from herald.campaigns.leases import claim_batch, release, renew, stop_reason
 from herald.campaigns.models import Batch, Campaign, Delivery, Run
 from herald.campaigns.policy import Rules
 from herald.campaigns.recovery import MAX_ATTEMPTS, backoff, recover_in_flight
-from herald.campaigns.screening import screen
+from herald.campaigns.screening import LedgerRow, read_chunk, screen
 from herald.channels.base import Channel, Outcome, Recipient, RunInfo
 from herald.core import clock
 from herald.core.db import Database
@@ -79,7 +79,8 @@ def send_batch(
         campaign = session.get(Campaign, run.campaign_id)
         assert campaign is not None
         channel = channel_for(campaign.channel, settings)
-        if stop_reason(session, campaign.id) == "paused":
+        stop = stop_reason(session, campaign.id)
+        if stop == "paused":
             release(session, batch_id, fence)
             report.stopped = "paused"
             return report
@@ -89,6 +90,7 @@ def send_batch(
         else:
             report.recovered = recover_in_flight(session, batch, channel)
             sender = BatchSender(settings, campaign, run, batch, channel, fence, report)
+            sender.stop = stop
     sender.run(db)
     return report
 
@@ -121,6 +123,8 @@ class BatchSender:
         self.prepared: dict[int, Any] = {}
         self.variants = {v.id: v for v in campaign.variants}
         self.renewed_at = time.monotonic()  # the claim took the lease just now
+        # the campaign's stop reason as last read (with the lease's claim or renewal)
+        self.stop: str | None = None
         self.claim_stamp: datetime | None = None
         self.rules = Rules(
             address_field=channel.address,
@@ -132,24 +136,31 @@ class BatchSender:
         last_id = 0
         while True:
             with db.session() as session:
-                stop = stop_reason(session, self.campaign_id)
-                if stop == "paused":
+                if self.stop == "paused":
                     release(session, self.batch_id, self.fence)
                     self.report.stopped = "paused"
                     return
-                if stop == "cancelled":
+                if self.stop == "cancelled":
                     self._cancel_rest(session)
                     break
-                rows = self._next_chunk(session, last_id)
+                rows = read_chunk(
+                    session,
+                    self.channel,
+                    self.rules,
+                    self.run_id,
+                    self.seq,
+                    last_id,
+                    self.settings.flush_every,
+                    clock.now(),
+                )
                 if not rows:
                     break
-                last_id = rows[-1][0].id
+                last_id = rows[-1].delivery.id
                 screened = screen(
                     session,
                     self.settings,
                     self.channel,
                     self.rules,
-                    self.run_id,
                     rows,
                     transactional=self.transactional,
                 )
@@ -172,24 +183,6 @@ class BatchSender:
         with db.session() as session:
             self._finish(session)
 
-    def _next_chunk(self, session: Session, after_id: int) -> list[tuple[Delivery, Contact]]:
-        now = clock.now()
-        return list(
-            session.execute(
-                select(Delivery, Contact)
-                .join(Contact, Contact.id == Delivery.contact_id)
-                .where(
-                    Delivery.run_id == self.run_id,
-                    Delivery.batch_seq == self.seq,
-                    Delivery.status == st.PENDING,
-                    Delivery.id > after_id,
-                    or_(Delivery.not_before.is_(None), Delivery.not_before <= now),
-                )
-                .order_by(Delivery.id)
-                .limit(self.settings.flush_every)
-            ).all()
-        )
-
     def _claim(self, session: Session, ids: list[int]) -> set[int]:
         if not ids:
             return set()
@@ -206,7 +199,7 @@ class BatchSender:
             )
         )
 
-    def _hand_off(self, delivery: Delivery, contact: Contact) -> Outcome:
+    def _hand_off(self, delivery: LedgerRow, contact: ContactRow) -> Outcome:
         try:
             prepared = self._prepared(delivery.variant_id)
             message = self.channel.render(prepared, self._recipient(delivery, contact))
@@ -242,7 +235,7 @@ class BatchSender:
             )
         return self.prepared[key]
 
-    def _recipient(self, delivery: Delivery, contact: Contact) -> Recipient:
+    def _recipient(self, delivery: LedgerRow, contact: ContactRow) -> Recipient:
         secret = self.settings.secret_key
         unsubscribe = unsubscribe_url(self.settings.public_url, secret, delivery.id)
         context = {
@@ -260,10 +253,10 @@ class BatchSender:
             context=context,
         )
 
-    def _record(self, session: Session, outcomes: Iterable[tuple[Delivery, Outcome]]) -> None:
+    def _record(self, session: Session, outcomes: Iterable[tuple[LedgerRow, Outcome]]) -> None:
         now = clock.now()
         updates: list[dict[str, Any]] = []
-        events: list[tuple[Delivery, Any]] = []
+        events: list[tuple[LedgerRow, Any]] = []
         for delivery, outcome in outcomes:
             if outcome.event is not None:
                 events.append((delivery, outcome.event))
@@ -308,15 +301,13 @@ class BatchSender:
             return self._renew_lease(session)
 
     def _renew_lease(self, session: Session) -> bool:
-        renewed = session.execute(
-            update(Batch)
-            .where(
-                Batch.id == self.batch_id, Batch.attempts == self.fence, Batch.status == "running"
-            )
-            .values(lease_until=clock.now() + self.settings.batch_lease)
-        ).rowcount
+        """Renew the lease and note whether the campaign was stopped meanwhile (one statement);
+        False once another worker holds the batch."""
+        until = clock.now() + self.settings.batch_lease
+        held, stop = renew(session, self.batch_id, self.fence, self.campaign_id, until)
         self.renewed_at = time.monotonic()
-        return renewed == 1
+        self.stop = stop
+        return held
 
     def _cancel_rest(self, session: Session) -> None:
         session.execute(
