@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import BigInteger, String, bindparam, cast, column, func, select, update, values
 from sqlalchemy.orm import Session
 
 from herald.campaigns import autopause, posts, senders
@@ -348,22 +348,39 @@ class BatchSender:
 
 def write_held(session: Session, rows: list[dict[str, Any]], stamp: datetime | None) -> None:
     """Close ledger rows, but only those still ``sending`` under this worker's claim: a worker
-    that lost its lease must not overwrite what the new holder recovered or sent."""
+    that lost its lease must not overwrite what the new holder recovered or sent. Rows that set
+    the same columns are closed together: on PostgreSQL in one ``UPDATE … FROM (VALUES …)``,
+    elsewhere in one executemany."""
     table = Delivery.__table__
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault(tuple(sorted(row)), []).append(row)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    held = (
+        table.c.status == st.SENDING,
+        table.c.claimed_at == bindparam("v_stamp", stamp, type_=table.c.claimed_at.type),
+    )
     for keys, group in groups.items():
-        values = {k: bindparam(f"v_{k}", type_=table.c[k].type) for k in keys if k != "id"}
-        statement = (
-            table.update()
-            .where(
-                table.c.id == bindparam("v_id"),
-                table.c.status == st.SENDING,
-                table.c.claimed_at == bindparam("v_stamp", type_=table.c.claimed_at.type),
+        if postgres:
+            given = values(*(column(k, table.c[k].type) for k in keys), name="closing").data(
+                [tuple(r[k] for k in keys) for r in group]
             )
-            .values(**values)
-        )
+            # parameters in VALUES arrive untyped; cast each to its column's type (strings to
+            # unbounded VARCHAR, so an overlong value fails as a direct assignment would)
+            typed = {
+                k: cast(
+                    given.c[k], String() if isinstance(table.c[k].type, String) else table.c[k].type
+                )
+                for k in keys
+            }
+            session.execute(
+                table.update()
+                .where(table.c.id == cast(given.c.id, BigInteger), *held)
+                .values({k: typed[k] for k in keys if k != "id"})
+            )
+            continue
+        params = {k: bindparam(f"v_{k}", type_=table.c[k].type) for k in keys if k != "id"}
+        statement = table.update().where(table.c.id == bindparam("v_id"), *held).values(**params)
         session.execute(
             statement, [{**{f"v_{k}": v for k, v in r.items()}, "v_stamp": stamp} for r in group]
         )
