@@ -17,7 +17,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -150,12 +150,22 @@ def on_event(session: Session, event: Event) -> list[Delivery]:
     triggers it starts. Runs in the caller's transaction."""
     if event.contact_id is None:
         return []
-    cancel(session, event)
-    fired = []
-    triggers = session.scalars(
-        select(Trigger).where(Trigger.event == event.type, Trigger.active.is_(True))
+    # one read finds the triggers this event starts and those it cancels; the cancelling UPDATE
+    # runs only when some trigger cancels on this event
+    found = session.scalars(
+        select(Trigger).where(
+            or_(
+                and_(Trigger.event == event.type, Trigger.active.is_(True)),
+                Trigger.cancel_on == event.type,
+            )
+        )
     ).all()
-    for trigger in triggers:
+    if any(t.cancel_on == event.type for t in found):
+        cancel(session, event)
+    fired = []
+    for trigger in found:
+        if trigger.event != event.type or not trigger.active:
+            continue
         delivery = fire(session, trigger, event)
         if delivery is not None:
             fired.append(delivery)
