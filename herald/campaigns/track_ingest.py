@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, false, insert, literal, or_, select, true
 from sqlalchemy.engine import Connection
@@ -21,6 +21,14 @@ from sqlalchemy.sql.elements import ColumnElement
 from herald.audiences.models import Event
 from herald.campaigns.models import Delivery, Run
 from herald.core.db import JSONType, UTCDateTime
+
+
+class Recorded(NamedTuple):
+    """The event as written, returned by the INSERT itself (nothing reads it back)."""
+
+    id: int
+    machine: bool
+    contact_id: int | None
 
 
 def _machine_expr(forced: bool, window: timedelta, now: datetime) -> ColumnElement[bool]:
@@ -42,9 +50,9 @@ def record_tracking_event(
     machine_agent: bool,
     window: timedelta,
     now: datetime,
-) -> tuple[int, bool] | None:
-    """Insert one ``kind`` event for ``delivery_id``; returns its id and whether it counts as a
-    machine event, or ``None`` when no such delivery exists.
+) -> Recorded | None:
+    """Insert one ``kind`` event for ``delivery_id``; returns its id, whether it counts as a
+    machine event and its member, or ``None`` when no such delivery exists.
     ``machine_agent`` is the caller's verdict on the request alone (a proxy or scanner agent, a
     ``HEAD``); the time window is checked against the delivery here. The caller commits."""
     deliveries, runs, events = Delivery.__table__, Run.__table__, Event.__table__
@@ -73,5 +81,6 @@ def record_tracking_event(
         rows,
     )
     # RETURNING, not rowcount: psycopg reports -1 for some INSERT … SELECT statements
-    row = connection.execute(statement.returning(events.c.id, events.c.machine)).first()
-    return None if row is None else (int(row[0]), bool(row[1]))
+    returning = statement.returning(events.c.id, events.c.machine, events.c.contact_id)
+    row = connection.execute(returning).first()
+    return None if row is None else Recorded(int(row[0]), bool(row[1]), row[2])
