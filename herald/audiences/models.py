@@ -159,6 +159,9 @@ class Event(Base):
         Index("ix_events_contact_type_at", "contact_id", "type", "occurred_at"),
         Index("ix_events_campaign_type", "campaign_id", "type"),
         Index("ix_events_type_at_contact", "type", "occurred_at", "contact_id"),
+        # metrics read a run's events; feedback and results look events up by delivery
+        Index("ix_events_run_id", "run_id"),
+        Index("ix_events_delivery_type", "delivery_id", "type"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
@@ -17,7 +18,41 @@ from herald.campaigns.promotions import Promotion
 from herald.core import clock
 
 
-def contact_context(contact: Contact) -> dict[str, Any]:
+class ContactRow(NamedTuple):
+    """A member's columns read as plain values (the send path reads chunks without the ORM)."""
+
+    id: int
+    external_id: str | None
+    email: str | None
+    phone: str | None
+    first_name: str | None
+    last_name: str | None
+    locale: str | None
+    timezone: str | None
+    tier: str
+    points: int
+    birthday: date | None
+    attributes: dict[str, Any] | None
+    orders_count: int
+    total_spent: Decimal | None
+    erased_at: datetime | None
+    # what Herald derived (section 15): the member's columns, then their contact_scores row
+    points_expiring: int | None
+    points_expire_at: date | None
+    referral_code: str | None
+    referred_by_id: int | None
+    rfm_recency: int | None
+    rfm_frequency: int | None
+    rfm_monetary: int | None
+    rfm_group: str | None
+    favourite_category: str | None
+
+
+# ContactRow fields read from contact_scores rather than contacts
+SCORE_FIELDS = ("rfm_recency", "rfm_frequency", "rfm_monetary", "rfm_group", "favourite_category")
+
+
+def contact_context(contact: Contact | ContactRow) -> dict[str, Any]:
     """What templates see as ``contact``."""
     derived = behaviour(contact)
     # scores a member lacks are left out so they render empty (like other missing fields)

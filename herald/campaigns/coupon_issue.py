@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from herald.audiences.models import Contact
 from herald.campaigns import coupon_specs, coupons, tier_benefits
-from herald.campaigns.models import Delivery
+from herald.campaigns.context import ContactRow
+from herald.campaigns.screening import LedgerRow
 
 
 def issue_for_chunk(
@@ -22,7 +22,7 @@ def issue_for_chunk(
     campaign_id: int,
     run_id: int,
     specs: Mapping[int, Mapping[str, Any]],
-    rows: Iterable[tuple[Delivery, Contact]],
+    rows: Iterable[tuple[LedgerRow, ContactRow]],
     benefits: Mapping[str, Mapping[str, Any]],
     now: datetime,
 ) -> tuple[dict[int, dict[str, Any]], dict[int, str]]:

@@ -92,14 +92,21 @@ def with_intervals(metrics: dict[str, Any], confidence: float) -> dict[str, Any]
     return {**metrics, "ci": ci}
 
 
-def _ledger_counts(session: Session, run_ids: list[int]) -> dict[int | None, dict[str, int]]:
-    """Counts per variant id from the ledger."""
+# raw counts keyed by (run id, variant id): every source groups by both, so any set of runs can be
+# summed from one read (the weekly report reads once for three weeks of runs)
+Key = tuple[int, int | None]
+RawCounts = dict[Key, dict[str, Any]]
+
+
+def _ledger_counts(session: Session, run_ids: list[int]) -> RawCounts:
+    """Counts per (run id, variant id) from the ledger."""
     skipped_by_policy = and_(
         Delivery.status == st.SKIPPED,
         or_(Delivery.reason.in_(SUPPRESSION_REASONS), Delivery.reason.like("frequency cap%")),
     )
     rows = session.execute(
         select(
+            Delivery.run_id,
             Delivery.variant_id,
             func.count().label("recipients"),
             func.sum(case((Delivery.status == st.SENT, 1), else_=0)).label("sent"),
@@ -112,13 +119,13 @@ def _ledger_counts(session: Session, run_ids: list[int]) -> dict[int | None, dic
             ),
         )
         .where(Delivery.run_id.in_(run_ids))
-        .group_by(Delivery.variant_id)
+        .group_by(Delivery.run_id, Delivery.variant_id)
     ).mappings()
-    return {row["variant_id"]: dict(row) for row in rows}
+    return _keyed(rows)
 
 
-def _event_counts(session: Session, run_ids: list[int]) -> dict[int | None, dict[str, Any]]:
-    """Counts per variant id from tracking events tied to the runs' deliveries."""
+def _event_counts(session: Session, run_ids: list[int]) -> RawCounts:
+    """Counts per (run id, variant id) from tracking events tied to the runs' deliveries."""
     human = Event.machine.is_(False)
     kinds = {
         "unique_opens": (Event.type == "email.opened") & human,
@@ -126,6 +133,7 @@ def _event_counts(session: Session, run_ids: list[int]) -> dict[int | None, dict
     }
     rows = session.execute(
         select(
+            Delivery.run_id,
             Delivery.variant_id,
             *[
                 func.count(distinct(case((cond, Event.delivery_id)))).label(name)
@@ -157,10 +165,13 @@ def _event_counts(session: Session, run_ids: list[int]) -> dict[int | None, dict
             ).label("bounced"),
         )
         .join(Delivery, Delivery.id == Event.delivery_id)
-        .where(Delivery.run_id.in_(run_ids))
-        .group_by(Delivery.variant_id)
+        # every event tied to a delivery carries its run (feedback, track_ingest and sms_feedback
+        # copy it in the same write): the run filter on events lets ix_events_run_id read only
+        # these runs' events instead of every event ever recorded
+        .where(Event.run_id.in_(run_ids), Delivery.run_id.in_(run_ids))
+        .group_by(Delivery.run_id, Delivery.variant_id)
     ).mappings()
-    return {row["variant_id"]: dict(row) for row in rows}
+    return _keyed(rows)
 
 
 def conversion_orders(session: Session, run_ids: list[int]) -> list[ConversionOrder]:
@@ -169,12 +180,13 @@ def conversion_orders(session: Session, run_ids: list[int]) -> list[ConversionOr
     return attribution.conversion_orders(session, run_ids)
 
 
-def _coupon_counts(session: Session, run_ids: list[int]) -> dict[int | None, dict[str, Any]]:
+def _coupon_counts(session: Session, run_ids: list[int]) -> RawCounts:
     """Coupons issued by the runs' sent deliveries, how many of them were redeemed and the
-    revenue of the orders that redeemed them, per variant."""
+    revenue of the orders that redeemed them, per (run id, variant id)."""
     redeemed = Coupon.redeemed_at.is_not(None)
     rows = session.execute(
         select(
+            Coupon.run_id,
             Delivery.variant_id,
             func.count(Coupon.id).label("coupons_issued"),
             func.sum(case((redeemed, 1), else_=0)).label("coupons_redeemed"),
@@ -186,28 +198,36 @@ def _coupon_counts(session: Session, run_ids: list[int]) -> dict[int | None, dic
         .join(Delivery, Delivery.id == Coupon.delivery_id)
         # issued = handed to the member: a code whose message failed was never seen
         .where(Coupon.run_id.in_(run_ids), Delivery.status == st.SENT)
-        .group_by(Delivery.variant_id)
+        .group_by(Coupon.run_id, Delivery.variant_id)
     ).mappings()
-    return {row["variant_id"]: dict(row) for row in rows}
+    return _keyed(rows)
 
 
-def _conversions(session: Session, run_ids: list[int]) -> dict[int | None, dict[str, Any]]:
-    out: dict[int | None, dict[str, Any]] = {}
+def _keyed(rows: Iterable[Any]) -> RawCounts:
+    return {
+        (row["run_id"], row["variant_id"]): {
+            k: v for k, v in row.items() if k not in ("run_id", "variant_id")
+        }
+        for row in rows
+    }
+
+
+def _conversions(session: Session, run_ids: list[int]) -> RawCounts:
+    out: RawCounts = {}
     for conversion in conversion_orders(session, run_ids):
-        slot = out.setdefault(conversion.variant_id, {"conversions": 0, "revenue": Decimal(0)})
+        key = (conversion.run_id, conversion.variant_id)
+        slot = out.setdefault(key, {"conversions": 0, "revenue": Decimal(0)})
         slot["conversions"] += 1
         slot["revenue"] += conversion.revenue
     return out
 
 
-def _merge(*parts: dict[int | None, dict[str, Any]]) -> dict[int | None, dict[str, Any]]:
-    merged: dict[int | None, dict[str, Any]] = {}
+def _merge(*parts: RawCounts) -> RawCounts:
+    merged: RawCounts = {}
     for part in parts:
         for key, values in part.items():
             slot = merged.setdefault(key, {})
             for name, value in values.items():
-                if name == "variant_id":
-                    continue
                 slot[name] = (slot.get(name) or 0) + (value or 0)
     return merged
 
@@ -220,19 +240,42 @@ def _sum(groups: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return total
 
 
+def raw_counts(session: Session, run_ids: list[int]) -> RawCounts:
+    """Every source's raw counts over the runs, per (run id, variant id): one query per source
+    whatever the number of runs. :func:`stats_from` turns any subset of them into metrics."""
+    if not run_ids:
+        return {}
+    return _merge(
+        _ledger_counts(session, run_ids),
+        _event_counts(session, run_ids),
+        _conversions(session, run_ids),
+        _coupon_counts(session, run_ids),
+    )
+
+
+def stats_from(
+    raw: RawCounts, run_ids: Iterable[int]
+) -> tuple[dict[str, Any], dict[int | None, dict[str, Any]]]:
+    """Total and per-variant-id metrics of ``run_ids`` from counts read by :func:`raw_counts`
+    (over these runs or more): the same numbers :func:`runs_stats` gives for them."""
+    wanted = set(run_ids)
+    per_variant: dict[int | None, dict[str, Any]] = {}
+    for (run_id, variant_id), values in raw.items():
+        if run_id not in wanted:
+            continue
+        slot = per_variant.setdefault(variant_id, {})
+        for name, value in values.items():
+            slot[name] = (slot.get(name) or 0) + (value or 0)
+    return finish(_sum(per_variant.values())), {k: finish(v) for k, v in per_variant.items()}
+
+
 def runs_stats(
     session: Session, run_ids: list[int]
 ) -> tuple[dict[str, Any], dict[int | None, dict[str, Any]]]:
     """Total metrics and per-variant-id metrics over a set of runs."""
     if not run_ids:
         return finish({}), {}
-    per_variant = _merge(
-        _ledger_counts(session, run_ids),
-        _event_counts(session, run_ids),
-        _conversions(session, run_ids),
-        _coupon_counts(session, run_ids),
-    )
-    return finish(_sum(per_variant.values())), {k: finish(v) for k, v in per_variant.items()}
+    return stats_from(raw_counts(session, run_ids), run_ids)
 
 
 def campaign_stats(session: Session, campaign: Campaign) -> dict[str, Any]:

@@ -1,32 +1,153 @@
-"""Screening a chunk of ledger rows through the one send policy before any is handed off.
+"""Reading a chunk of ledger rows and screening it through the one send policy before any is
+handed off.
 
-The facts the policy needs for a whole chunk (suppressions, recent sends for the frequency cap)
-are read in one query each; skips and deferrals are written with one executemany each.
+One SELECT reads the chunk as plain columns: each pending row, its member's columns and the
+facts the policy needs (consent, quiet-hours consent, suppression, sends within the frequency
+cap's window), so a chunk costs one round trip whatever its size and no ORM object is built.
+Skips and deferrals are written with one executemany each.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, exists, false, func, literal, or_, select, true
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import ColumnElement
 
-from herald.audiences.models import Contact, Suppression
+from herald.audiences.models import Consent, Contact, ContactScore, Suppression
 from herald.campaigns import status as st
+from herald.campaigns.context import SCORE_FIELDS, ContactRow
 from herald.campaigns.models import Delivery
 from herald.campaigns.policy import Facts, Rules, decide, member_zone
 from herald.core import clock
 from herald.core.settings import Settings
 
 
+@dataclass(frozen=True, slots=True)
+class LedgerRow:
+    """The ledger columns the send path needs of one delivery."""
+
+    id: int
+    run_id: int
+    contact_id: int
+    variant_id: int | None
+    attempts: int
+    data: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkRow:
+    """One pending delivery with its member and the policy's facts about them."""
+
+    delivery: LedgerRow
+    contact: ContactRow
+    consented: bool
+    quiet_consented: bool
+    suppressed: bool
+    sent_in_window: int
+
+
 @dataclass
 class Screened:
     """A chunk after the policy: the rows to hand off, and how many were skipped or deferred."""
 
-    sendable: list[tuple[Delivery, Contact]]
+    sendable: list[tuple[LedgerRow, ContactRow]]
     skipped: int
     deferred: int
+
+
+def _consented(channel: str | None) -> ColumnElement[bool]:
+    if channel is None:
+        return true()
+    return exists(
+        select(Consent.contact_id).where(
+            Consent.contact_id == Contact.id, Consent.channel == channel, Consent.granted.is_(True)
+        )
+    )
+
+
+def read_chunk(
+    session: Session,
+    channel: Any,
+    rules: Rules,
+    run_id: int,
+    seq: int,
+    after_id: int,
+    limit: int,
+    now: datetime,
+) -> list[ChunkRow]:
+    """The next ``limit`` pending rows of the batch after ``after_id`` (due now), with the
+    policy's facts, in one SELECT."""
+    address_field: str | None = channel.address
+    if address_field:
+        address = getattr(Contact, address_field)
+        suppressed: ColumnElement[bool] = exists(
+            select(Suppression.id).where(
+                Suppression.channel == channel.kind, Suppression.address == address
+            )
+        )
+    else:
+        suppressed = false()
+    cap = rules.frequency_cap
+    recent: Any = literal(0)
+    if cap is not None:
+        earlier = aliased(Delivery)
+        recent = (
+            select(func.count())
+            .where(
+                earlier.contact_id == Contact.id,
+                earlier.status == st.SENT,
+                earlier.sent_at >= now - cap.window,
+                earlier.run_id != run_id,
+            )
+            .correlate(Contact)
+            .scalar_subquery()
+        )
+    contact_columns = [
+        getattr(ContactScore if name in SCORE_FIELDS else Contact, name)
+        for name in ContactRow._fields
+    ]
+    rows = session.execute(
+        select(
+            Delivery.id,
+            Delivery.run_id,
+            Delivery.contact_id,
+            Delivery.variant_id,
+            Delivery.attempts,
+            Delivery.data,
+            *contact_columns,
+            _consented(channel.consent).label("consented"),
+            _consented(getattr(channel, "quiet_consent", None)).label("quiet_consented"),
+            suppressed.label("suppressed"),
+            recent.label("sent_in_window"),
+        )
+        .join(Contact, Contact.id == Delivery.contact_id)
+        .outerjoin(ContactScore, ContactScore.contact_id == Contact.id)
+        .where(
+            Delivery.run_id == run_id,
+            Delivery.batch_seq == seq,
+            Delivery.status == st.PENDING,
+            Delivery.id > after_id,
+            or_(Delivery.not_before.is_(None), Delivery.not_before <= now),
+        )
+        .order_by(Delivery.id)
+        .limit(limit)
+    ).all()
+    width = len(contact_columns)
+    return [
+        ChunkRow(
+            LedgerRow(*row[:6]),
+            ContactRow(*row[6 : 6 + width]),
+            bool(row[6 + width]),
+            bool(row[7 + width]),
+            bool(row[8 + width]),
+            int(row[9 + width] or 0),
+        )
+        for row in rows
+    ]
 
 
 def screen(
@@ -34,8 +155,7 @@ def screen(
     settings: Settings,
     channel: Any,
     rules: Rules,
-    run_id: int,
-    rows: list[tuple[Delivery, Contact]],
+    rows: list[ChunkRow],
     *,
     transactional: bool,
 ) -> Screened:
@@ -44,48 +164,20 @@ def screen(
     quiet_consent: str | None = getattr(channel, "quiet_consent", None)
     now = clock.now()
     address_field = channel.address
-    addresses = {
-        getattr(c, address_field) for _, c in rows if address_field and getattr(c, address_field)
-    }
-    suppressed = (
-        set(
-            session.scalars(
-                select(Suppression.address).where(
-                    Suppression.channel == channel.kind, Suppression.address.in_(addresses)
-                )
-            )
-        )
-        if addresses
-        else set()
-    )
-    recent: dict[int, int] = {}
-    cap = rules.frequency_cap
-    if cap is not None:
-        recent = dict(
-            session.execute(
-                select(Delivery.contact_id, func.count())
-                .where(
-                    Delivery.contact_id.in_([c.id for _, c in rows]),
-                    Delivery.status == st.SENT,
-                    Delivery.sent_at >= now - cap.window,
-                    Delivery.run_id != run_id,
-                )
-                .group_by(Delivery.contact_id)
-            ).all()
-        )
-    sendable: list[tuple[Delivery, Contact]] = []
+    sendable: list[tuple[LedgerRow, ContactRow]] = []
     skips: list[dict[str, Any]] = []
     defers: list[dict[str, Any]] = []
-    for delivery, contact in rows:
+    for row in rows:
+        delivery, contact = row.delivery, row.contact
         address = getattr(contact, address_field) if address_field else "n/a"
         facts = Facts(
             has_address=bool(address) and contact.erased_at is None,
             consent_required=channel.consent is not None,
-            consented=contact.consent_for(channel.consent) if channel.consent else True,
-            suppressed=address in suppressed,
-            sent_in_window=recent.get(contact.id, 0),
+            consented=row.consented,
+            suppressed=row.suppressed,
+            sent_in_window=row.sent_in_window,
             transactional=transactional,
-            quiet_hours_apply=quiet_consent is None or contact.consent_for(quiet_consent),
+            quiet_hours_apply=quiet_consent is None or row.quiet_consented,
             local_zone=member_zone(contact.timezone, settings.timezone),
         )
         decision = decide(facts, rules, now)

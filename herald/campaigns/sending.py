@@ -2,10 +2,11 @@
 channel and close them in the ledger.
 
 A worker claims a batch under a lease (:mod:`herald.campaigns.leases`), recovers rows a dead
-worker left in flight (:mod:`herald.campaigns.recovery`), then per chunk: screens the rows through
-the send policy (:mod:`herald.campaigns.screening`), claims the sendable ones ``pending`` →
-``sending``, hands each to the channel and closes all of them in one write that also renews the
-lease. Rows are closed only while this worker's claim still holds them.
+worker left in flight (:mod:`herald.campaigns.recovery`), then per chunk: reads the rows with the
+policy's facts in one SELECT and screens them (:mod:`herald.campaigns.screening`), claims the
+sendable ones ``pending`` → ``sending``, hands each to the channel, then closes all of them and
+renews the lease (which also reads whether the campaign was paused or cancelled) in one
+transaction. Rows are closed only while this worker's claim still holds them.
 """
 
 from __future__ import annotations
@@ -17,25 +18,25 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import BigInteger, String, bindparam, cast, column, func, select, update, values
 from sqlalchemy.orm import Session, object_session
 
-from herald.audiences.models import Contact
 from herald.campaigns import autopause, coupon_issue, posts, senders, tier_benefits
 from herald.campaigns import status as st
 from herald.campaigns.closing import finish_run_if_done
 from herald.campaigns.context import (
+    ContactRow,
     contact_context,
     member_zone,
     moment_context,
     promotion_snapshot,
 )
 from herald.campaigns.feedback import record_outcome_events
-from herald.campaigns.leases import claim_batch, release, stop_reason
+from herald.campaigns.leases import claim_batch, release, renew, stop_reason
 from herald.campaigns.models import Batch, Campaign, Delivery, Run
 from herald.campaigns.policy import Rules
 from herald.campaigns.recovery import MAX_ATTEMPTS, backoff, recover_in_flight
-from herald.campaigns.screening import screen
+from herald.campaigns.screening import LedgerRow, read_chunk, screen
 from herald.channels.base import Channel, Outcome, Recipient, RunInfo
 from herald.core import clock
 from herald.core.db import Database
@@ -84,7 +85,8 @@ def send_batch(
         campaign = session.get(Campaign, run.campaign_id)
         assert campaign is not None
         channel = channel_for(campaign.channel, settings)
-        if stop_reason(session, campaign.id) == "paused":
+        stop = stop_reason(session, campaign.id)
+        if stop == "paused":
             release(session, batch_id, fence)
             report.stopped = "paused"
             return report
@@ -94,6 +96,7 @@ def send_batch(
         else:
             report.recovered = recover_in_flight(session, batch, channel)
             sender = BatchSender(settings, campaign, run, batch, channel, fence, report)
+            sender.stop = stop
     sender.run(db)
     return report
 
@@ -142,6 +145,8 @@ class BatchSender:
         self.coupon_refusals: dict[int, str] = {}
         self.tier_benefits: dict[str, dict[str, Any]] | None = None
         self.renewed_at = time.monotonic()  # the claim took the lease just now
+        # the campaign's stop reason as last read (with the lease's claim or renewal)
+        self.stop: str | None = None
         self.claim_stamp: datetime | None = None
         self.rules = Rules(
             address_field=channel.address,
@@ -153,24 +158,31 @@ class BatchSender:
         last_id = 0
         while True:
             with db.session() as session:
-                stop = stop_reason(session, self.campaign_id)
-                if stop == "paused":
+                if self.stop == "paused":
                     release(session, self.batch_id, self.fence)
                     self.report.stopped = "paused"
                     return
-                if stop == "cancelled":
+                if self.stop == "cancelled":
                     self._cancel_rest(session)
                     break
-                rows = self._next_chunk(session, last_id)
+                rows = read_chunk(
+                    session,
+                    self.channel,
+                    self.rules,
+                    self.run_id,
+                    self.seq,
+                    last_id,
+                    self.settings.flush_every,
+                    clock.now(),
+                )
                 if not rows:
                     break
-                last_id = rows[-1][0].id
+                last_id = rows[-1].delivery.id
                 screened = screen(
                     session,
                     self.settings,
                     self.channel,
                     self.rules,
-                    self.run_id,
                     rows,
                     transactional=self.transactional,
                 )
@@ -194,24 +206,6 @@ class BatchSender:
         with db.session() as session:
             self._finish(session)
 
-    def _next_chunk(self, session: Session, after_id: int) -> list[tuple[Delivery, Contact]]:
-        now = clock.now()
-        return list(
-            session.execute(
-                select(Delivery, Contact)
-                .join(Contact, Contact.id == Delivery.contact_id)
-                .where(
-                    Delivery.run_id == self.run_id,
-                    Delivery.batch_seq == self.seq,
-                    Delivery.status == st.PENDING,
-                    Delivery.id > after_id,
-                    or_(Delivery.not_before.is_(None), Delivery.not_before <= now),
-                )
-                .order_by(Delivery.id)
-                .limit(self.settings.flush_every)
-            ).all()
-        )
-
     def _claim(self, session: Session, ids: list[int]) -> set[int]:
         if not ids:
             return set()
@@ -228,7 +222,7 @@ class BatchSender:
             )
         )
 
-    def _issue_coupons(self, session: Session, rows: list[tuple[Delivery, Contact]]) -> None:
+    def _issue_coupons(self, session: Session, rows: list[tuple[LedgerRow, ContactRow]]) -> None:
         """The claimed rows' coupons, committed with the claim before any hand-off."""
         if self.tier_benefits is None:
             self.tier_benefits = tier_benefits.all_benefits(session)
@@ -246,7 +240,7 @@ class BatchSender:
         self.coupons.update(issued)
         self.coupon_refusals.update(refused)
 
-    def _hand_off(self, delivery: Delivery, contact: Contact) -> Outcome:
+    def _hand_off(self, delivery: LedgerRow, contact: ContactRow) -> Outcome:
         if delivery.id in self.coupon_refusals:
             return Outcome.permanent(self.coupon_refusals.pop(delivery.id))
         try:
@@ -284,7 +278,7 @@ class BatchSender:
             )
         return self.prepared[key]
 
-    def _recipient(self, delivery: Delivery, contact: Contact) -> Recipient:
+    def _recipient(self, delivery: LedgerRow, contact: ContactRow) -> Recipient:
         secret = self.settings.secret_key
         unsubscribe = unsubscribe_url(self.settings.public_url, secret, delivery.id)
         context = {
@@ -304,10 +298,10 @@ class BatchSender:
             context=context,
         )
 
-    def _record(self, session: Session, outcomes: Iterable[tuple[Delivery, Outcome]]) -> None:
+    def _record(self, session: Session, outcomes: Iterable[tuple[LedgerRow, Outcome]]) -> None:
         now = clock.now()
         updates: list[dict[str, Any]] = []
-        events: list[tuple[Delivery, Any]] = []
+        events: list[tuple[LedgerRow, Any]] = []
         for delivery, outcome in outcomes:
             if outcome.event is not None:
                 events.append((delivery, outcome.event))
@@ -352,15 +346,13 @@ class BatchSender:
             return self._renew_lease(session)
 
     def _renew_lease(self, session: Session) -> bool:
-        renewed = session.execute(
-            update(Batch)
-            .where(
-                Batch.id == self.batch_id, Batch.attempts == self.fence, Batch.status == "running"
-            )
-            .values(lease_until=clock.now() + self.settings.batch_lease)
-        ).rowcount
+        """Renew the lease and note whether the campaign was stopped meanwhile (one statement);
+        False once another worker holds the batch."""
+        until = clock.now() + self.settings.batch_lease
+        held, stop = renew(session, self.batch_id, self.fence, self.campaign_id, until)
         self.renewed_at = time.monotonic()
-        return renewed == 1
+        self.stop = stop
+        return held
 
     def _cancel_rest(self, session: Session) -> None:
         session.execute(
@@ -401,22 +393,39 @@ class BatchSender:
 
 def write_held(session: Session, rows: list[dict[str, Any]], stamp: datetime | None) -> None:
     """Close ledger rows, but only those still ``sending`` under this worker's claim: a worker
-    that lost its lease must not overwrite what the new holder recovered or sent."""
+    that lost its lease must not overwrite what the new holder recovered or sent. Rows that set
+    the same columns are closed together: on PostgreSQL in one ``UPDATE … FROM (VALUES …)``,
+    elsewhere in one executemany."""
     table = Delivery.__table__
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault(tuple(sorted(row)), []).append(row)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    held = (
+        table.c.status == st.SENDING,
+        table.c.claimed_at == bindparam("v_stamp", stamp, type_=table.c.claimed_at.type),
+    )
     for keys, group in groups.items():
-        values = {k: bindparam(f"v_{k}", type_=table.c[k].type) for k in keys if k != "id"}
-        statement = (
-            table.update()
-            .where(
-                table.c.id == bindparam("v_id"),
-                table.c.status == st.SENDING,
-                table.c.claimed_at == bindparam("v_stamp", type_=table.c.claimed_at.type),
+        if postgres:
+            given = values(*(column(k, table.c[k].type) for k in keys), name="closing").data(
+                [tuple(r[k] for k in keys) for r in group]
             )
-            .values(**values)
-        )
+            # parameters in VALUES arrive untyped; cast each to its column's type (strings to
+            # unbounded VARCHAR, so an overlong value fails as a direct assignment would)
+            typed = {
+                k: cast(
+                    given.c[k], String() if isinstance(table.c[k].type, String) else table.c[k].type
+                )
+                for k in keys
+            }
+            session.execute(
+                table.update()
+                .where(table.c.id == cast(given.c.id, BigInteger), *held)
+                .values({k: typed[k] for k in keys if k != "id"})
+            )
+            continue
+        params = {k: bindparam(f"v_{k}", type_=table.c[k].type) for k in keys if k != "id"}
+        statement = table.update().where(table.c.id == bindparam("v_id"), *held).values(**params)
         session.execute(
             statement, [{**{f"v_{k}": v for k, v in r.items()}, "v_stamp": stamp} for r in group]
         )

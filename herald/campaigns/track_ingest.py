@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from functools import cache
+from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, false, insert, literal, or_, select, true
+from sqlalchemy import Executable, bindparam, false, insert, or_, select, true
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -23,42 +24,43 @@ from herald.campaigns.models import Delivery, Run
 from herald.core.db import JSONType, UTCDateTime
 
 
-def _machine_expr(forced: bool, window: timedelta, now: datetime) -> ColumnElement[bool]:
+class Recorded(NamedTuple):
+    """The event as written, returned by the INSERT itself (nothing reads it back)."""
+
+    id: int
+    machine: bool
+    contact_id: int | None
+
+
+def _machine_expr(forced: bool, windowed: bool) -> ColumnElement[bool]:
     if forced:
         return true()
-    if window <= timedelta(0):
+    if not windowed:
         return false()
     sent_at = Delivery.__table__.c.sent_at
     # no sent_at yet: the ledger has not closed the row, so this is within the window
-    return or_(sent_at.is_(None), sent_at > bindparam("cutoff", now - window, type_=UTCDateTime))
+    return or_(sent_at.is_(None), sent_at > bindparam("cutoff", type_=UTCDateTime))
 
 
-def record_tracking_event(
-    connection: Connection,
-    kind: str,
-    delivery_id: int,
-    data: Mapping[str, Any],
-    *,
-    machine_agent: bool,
-    window: timedelta,
-    now: datetime,
-) -> tuple[int, bool] | None:
-    """Insert one ``kind`` event for ``delivery_id``; returns its id and whether it counts as a
-    machine event, or ``None`` when no such delivery exists.
-    ``machine_agent`` is the caller's verdict on the request alone (a proxy or scanner agent, a
-    ``HEAD``); the time window is checked against the delivery here. The caller commits."""
+@cache
+def _statement(forced: bool, windowed: bool) -> Executable:
+    """The INSERT … SELECT … RETURNING for one shape of machine test, built once per process:
+    every value is a bound parameter, so each request only binds and runs it."""
     deliveries, runs, events = Delivery.__table__, Run.__table__, Event.__table__
-    rows = select(
-        literal(kind),
-        deliveries.c.id,
-        deliveries.c.run_id,
-        runs.c.campaign_id,
-        deliveries.c.contact_id,
-        bindparam("occurred_at", now, type_=UTCDateTime),
-        _machine_expr(machine_agent, window, now),
-        bindparam("data", dict(data), type_=JSONType),
-    ).select_from(deliveries.join(runs, runs.c.id == deliveries.c.run_id))
-    rows = rows.where(deliveries.c.id == delivery_id)
+    rows = (
+        select(
+            bindparam("kind", type_=events.c.type.type),
+            deliveries.c.id,
+            deliveries.c.run_id,
+            runs.c.campaign_id,
+            deliveries.c.contact_id,
+            bindparam("occurred_at", type_=UTCDateTime),
+            _machine_expr(forced, windowed),
+            bindparam("data", type_=JSONType),
+        )
+        .select_from(deliveries.join(runs, runs.c.id == deliveries.c.run_id))
+        .where(deliveries.c.id == bindparam("delivery_id", type_=deliveries.c.id.type))
+    )
     statement = insert(events).from_select(
         [
             "type",
@@ -73,5 +75,31 @@ def record_tracking_event(
         rows,
     )
     # RETURNING, not rowcount: psycopg reports -1 for some INSERT … SELECT statements
-    row = connection.execute(statement.returning(events.c.id, events.c.machine)).first()
-    return None if row is None else (int(row[0]), bool(row[1]))
+    return statement.returning(events.c.id, events.c.machine, events.c.contact_id)
+
+
+def record_tracking_event(
+    connection: Connection,
+    kind: str,
+    delivery_id: int,
+    data: Mapping[str, Any],
+    *,
+    machine_agent: bool,
+    window: timedelta,
+    now: datetime,
+) -> Recorded | None:
+    """Insert one ``kind`` event for ``delivery_id``; returns its id, whether it counts as a
+    machine event and its member, or ``None`` when no such delivery exists.
+    ``machine_agent`` is the caller's verdict on the request alone (a proxy or scanner agent, a
+    ``HEAD``); the time window is checked against the delivery here. The caller commits."""
+    windowed = not machine_agent and window > timedelta(0)
+    params: dict[str, Any] = {
+        "kind": kind,
+        "delivery_id": delivery_id,
+        "occurred_at": now,
+        "data": dict(data),
+    }
+    if windowed:
+        params["cutoff"] = now - window
+    row = connection.execute(_statement(machine_agent, windowed), params).first()
+    return None if row is None else Recorded(int(row[0]), bool(row[1]), row[2])

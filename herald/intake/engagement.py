@@ -35,11 +35,18 @@ def tracked(
     )
     if stored is None:
         return False
-    event_id, machine = stored
-    if not machine:
+    if not stored.machine:
+        # the event as just written (the INSERT returned what journeys need): not read back
+        event = Event(
+            id=stored.id,
+            contact_id=stored.contact_id,
+            type=kind,
+            delivery_id=delivery_id,
+            occurred_at=now,
+            machine=False,
+            data=dict(data),
+        )
         with Session(bind=connection) as session:
-            event = session.get(Event, event_id)
-            if event is not None:
-                journeys.on_event(session, event, zone)
-                session.flush()
+            journeys.on_event(session, event, zone)
+            session.flush()
     return True

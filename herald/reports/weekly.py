@@ -3,6 +3,8 @@
 A week is an ISO week, Monday 00:00 to the next Monday 00:00 in ``HERALD_TIMEZONE``. A run
 belongs to the week it started in; its metrics are the contract's (``metrics.runs_stats``), as
 of now, so opens and orders that come in after the week still count for that week's runs.
+The sources are read once for all three weeks' runs (``metrics.raw_counts``) and summed per
+campaign and week (``metrics.stats_from``), the same numbers ``runs_stats`` gives.
 Each campaign is compared with its own runs of the week before.
 """
 
@@ -227,25 +229,27 @@ def build_weekly_report(session: Session, week: Week) -> dict[str, Any]:
     runs = _runs_by_campaign(session, week)
     previous_runs = _runs_by_campaign(session, previous_week)
     year_runs = _runs_by_campaign(session, year_week)
+    # one read of every source for the three weeks' runs; each figure below sums its own runs
+    weeks = (runs, previous_runs, year_runs)
+    every_run = [r for group in weeks for ids in group.values() for r in ids]
+    raw = metrics.raw_counts(session, every_run)
     year_totals = None
     if year_runs:
-        year_totals, _ = metrics.runs_stats(session, [r for ids in year_runs.values() for r in ids])
-    totals, _ = metrics.runs_stats(session, [r for ids in runs.values() for r in ids])
-    previous_totals, _ = metrics.runs_stats(
-        session, [r for ids in previous_runs.values() for r in ids]
-    )
+        year_totals, _ = metrics.stats_from(raw, [r for ids in year_runs.values() for r in ids])
+    totals, _ = metrics.stats_from(raw, [r for ids in runs.values() for r in ids])
+    previous_totals, _ = metrics.stats_from(raw, [r for ids in previous_runs.values() for r in ids])
     campaigns: list[dict[str, Any]] = []
     ab_tests: list[dict[str, Any]] = []
     for campaign_id, run_ids in sorted(runs.items()):
         campaign = session.get(Campaign, campaign_id)
         if campaign is None:  # pragma: no cover - runs cascade with their campaign
             continue
-        current, per_variant = metrics.runs_stats(session, run_ids)
+        current, per_variant = metrics.stats_from(raw, run_ids)
         before = year_ago = None
         if campaign_id in previous_runs:
-            before, _ = metrics.runs_stats(session, previous_runs[campaign_id])
+            before, _ = metrics.stats_from(raw, previous_runs[campaign_id])
         if campaign_id in year_runs:
-            year_ago, _ = metrics.runs_stats(session, year_runs[campaign_id])
+            year_ago, _ = metrics.stats_from(raw, year_runs[campaign_id])
         campaigns.append(
             {
                 "id": campaign.id,

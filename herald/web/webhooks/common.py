@@ -20,6 +20,7 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from herald.audiences.models import WebhookInbox
+from herald.core import clock
 
 TOLERANCE_SECONDS = 5 * 60
 MAX_WEBHOOK_ID = 255  # the inbox column's length
@@ -157,14 +158,24 @@ def seen(session: Session, source: str, webhook_id: str) -> bool:
     return session.scalar(query) is not None
 
 
-def record(session: Session, source: str, webhook_id: str, kind: str, payload: Any) -> WebhookInbox:
-    """Add the inbox row (flushed, so a concurrent duplicate fails on the unique key here)."""
+def record(
+    session: Session,
+    source: str,
+    webhook_id: str,
+    kind: str,
+    payload: Any,
+    processed: int | None = None,
+) -> WebhookInbox:
+    """Add the inbox row (flushed, so a concurrent duplicate fails on the unique key here);
+    ``processed``: the id of the event it was applied as, when that is done already."""
     row = WebhookInbox(
         source=source,
         webhook_id=webhook_id,
         type=str(kind)[:64],
         payload=payload if isinstance(payload, dict) else {"body": payload},
     )
+    if processed is not None:
+        row.processed_at, row.event_id = clock.now(), processed
     session.add(row)
     session.flush()
     return row

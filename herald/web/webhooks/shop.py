@@ -8,7 +8,6 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from sqlalchemy.exc import IntegrityError
 
-from herald.core import clock
 from herald.core.errors import HeraldError
 from herald.intake import shop
 from herald.web import deps
@@ -21,37 +20,43 @@ bp = Blueprint("webhooks_shop", __name__, url_prefix="/webhooks")
 @bp.post("/shop")
 def receive() -> Any:
     """Verify, de-duplicate, check, apply; answers 200 (also for a repeated webhook-id)."""
-    secret = deps.settings().shop_webhook_secret
+    settings = deps.settings()
+    secret = settings.shop_webhook_secret
     if not secret:
         return common.Refused(
             503, "not_configured", "HERALD_SHOP_WEBHOOK_SECRET is not set"
         ).response()
     body = request.get_data(cache=False)
     session = deps.session()
+    webhook_id = None
     try:
         webhook_id = common.verify(secret, body, request.headers)
-        if common.seen(session, SOURCE, webhook_id):
-            return jsonify(status="duplicate", webhook_id=webhook_id), 200
-        kind, data = shop.check(common.parse(body))
-        inbox = common.record(session, SOURCE, webhook_id, kind, common.parse(body))
+        try:
+            payload = common.parse(body)
+            kind, data = shop.check(payload)
+        except (common.Refused, HeraldError):
+            # a repeated delivery is answered as one even if its body no longer passes
+            if common.seen(session, SOURCE, webhook_id):
+                return jsonify(status="duplicate", webhook_id=webhook_id), 200
+            raise
         event = shop.receive(
-            session,
-            kind,
-            data,
-            region=deps.settings().default_phone_region,
-            zone=deps.settings().timezone,
+            session, kind, data, region=settings.default_phone_region, zone=settings.timezone
         )
-        inbox.processed_at, inbox.event_id = clock.now(), event.id
+        # the inbox row goes in last, complete, in the same transaction: a repeated webhook-id
+        # fails on its unique key here and everything it did is rolled back (no lookup first)
+        common.record(session, SOURCE, webhook_id, kind, payload, processed=event.id)
         session.commit()
     except common.Refused as refused:
         session.rollback()
         return refused.response()
     except HeraldError as exc:
         session.rollback()
+        if webhook_id is not None and common.seen(session, SOURCE, webhook_id):
+            return jsonify(status="duplicate", webhook_id=webhook_id), 200
         return common.Refused(exc.status, exc.code, exc.message, exc.fields).response()
-    except IntegrityError:  # the same webhook-id delivered twice at the same moment
+    except IntegrityError:  # the webhook-id was accepted before (or at the same moment)
         session.rollback()
-        if common.seen(session, SOURCE, webhook_id):
+        if webhook_id is not None and common.seen(session, SOURCE, webhook_id):
             return jsonify(status="duplicate", webhook_id=webhook_id), 200
         raise
     return jsonify(status="accepted", webhook_id=webhook_id, event_id=event.id), 200
