@@ -229,6 +229,7 @@ def take_screenshots(out: Path = SCREENSHOTS) -> list[Path]:
             page.screenshot(path=str(out / "contacts.png"))
             written.append(out / "contacts.png")
             written += _workspace_shots(page, base, db, settings, out)
+            written += _loyalty_shots(page, base, out)
     finally:
         outbox.stop()
         db.dispose()
@@ -339,6 +340,29 @@ def _workspace_shots(
     page.goto(f"{base}/admin/calendar/")
     page.screenshot(path=str(out / "calendar.png"))
     return [out / "builder.png", out / "review.png", out / "calendar.png"]
+
+
+LOYALTY_PAGES = {
+    # the demo's Double 11 promotion (its campaigns are drafts, so its report is still empty)
+    "promotion.png": "/admin/promotions/1/",
+    "holiday-templates.png": "/admin/promotions/templates/",
+    "rfm.png": "/admin/rfm/",
+    "tier-benefits.png": "/admin/tier-benefits/",
+    # the opens and clicks the demo campaign's send gathered, by the members' local hour
+    "send-time.png": "/admin/send-time/",
+    "journeys.png": "/admin/journeys/",
+}
+
+
+def _loyalty_shots(page: Any, base: str, out: Path) -> list[Path]:
+    """Loyalty and promotions (contract 15 and 16) as the demo leaves them."""
+    written = []
+    for name, path in LOYALTY_PAGES.items():
+        page.goto(f"{base}{path}")
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(out / name))
+        written.append(out / name)
+    return written
 
 
 def main() -> int:
