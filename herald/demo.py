@@ -17,6 +17,7 @@ from herald.campaigns import promotion_templates
 from herald.campaigns.models import Campaign, Variant
 from herald.core import clock
 from herald.core.accounts import User, create_user
+from herald.journeys import examples
 from herald.journeys import service as journeys
 
 FIRST = [
@@ -123,10 +124,6 @@ PRODUCTS = [
     ("POT-YX", "Yixing teapot", "teapots", 320),
     ("SNK-MO", "Mooncake box", "snacks", 128),
 ]
-EXPIRY_HTML = """<p>Hi {{ contact.first_name or 'there' }},</p>
-<p>Your {{ contact.points_expiring }} points expire on {{ contact.points_expire_at }}.
-Redeem them before then.</p>
-<p style="font-size:12px"><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>"""
 
 
 def _behaviour(session: Session, rng: random.Random, members: int) -> str:
@@ -162,40 +159,13 @@ def _behaviour(session: Session, rng: random.Random, members: int) -> str:
             rules={"all": [{"event": "order.placed", "within_days": 90, "category": "tea"}]},
         )
     )
-    journeys.create(
-        session,
-        {
-            "name": "Points expiry warning (demo)",
-            "entry": {"date_field": "points_expire_at", "offset_days": -7, "time": "10:00"},
-            "steps": [
-                {
-                    "id": "warn",
-                    "type": "message",
-                    "channel": "email",
-                    "variants": [
-                        {
-                            "name": "A",
-                            "subject": "{{ contact.points_expiring }} points expire soon",
-                            "html": EXPIRY_HTML,
-                        }
-                    ],
-                    "next": "exit",
-                }
-            ],
-        },
-        ZoneInfo("UTC"),
-    )
+    expiry = examples.example("points_expiry")
+    journeys.create(session, {**expiry, "name": "Points expiry warning (demo)"}, ZoneInfo("UTC"))
     session.flush()
     return (
         f"orders and points lots for demo members, RFM scores for {scores.scored}, a tea"
         " segment and a draft points-expiry journey"
     )
-
-
-BIRTHDAY_HTML = """<h1>Happy birthday, {{ contact.first_name or 'friend' }}!</h1>
-<p>As a {{ tier.name }} member your gift this week is {{ coupon.description }}:
-<strong>{{ coupon.code }}</strong>, valid until {{ coupon.valid_until }}.</p>
-<p style="font-size:12px"><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>"""
 
 
 def _loyalty(session: Session, segment_id: int) -> str:
@@ -204,29 +174,9 @@ def _loyalty(session: Session, segment_id: int) -> str:
     promotion, campaign_ids = promotion_templates.apply(
         session, "double11", segment_id=segment_id, zone=ZoneInfo("Asia/Shanghai")
     )
+    birthday = examples.example("birthday")
     journeys.create(
-        session,
-        {
-            "name": "Birthday greeting and tier gift (demo)",
-            "entry": {"date_field": "birthday", "offset_days": -3, "time": "10:00"},
-            "steps": [
-                {
-                    "id": "greet",
-                    "type": "message",
-                    "channel": "email",
-                    "coupon": {"tier_benefit": "birthday_gift"},
-                    "variants": [
-                        {
-                            "name": "A",
-                            "subject": "Happy birthday week, {{ contact.first_name }}",
-                            "html": BIRTHDAY_HTML,
-                        }
-                    ],
-                    "next": "exit",
-                }
-            ],
-        },
-        ZoneInfo("UTC"),
+        session, {**birthday, "name": "Birthday greeting and tier gift (demo)"}, ZoneInfo("UTC")
     )
     session.flush()
     return (

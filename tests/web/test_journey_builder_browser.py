@@ -85,3 +85,33 @@ def test_a_marketer_builds_a_journey_sees_the_step_named_and_watches_counts(  # 
         assert page.text_content("#journey-diagram g.node[data-step=hello] text.count") == "3"
         assert "j0@example.com" in page.inner_text(".step-card[data-step=wait1] .sample")
         page.screenshot(path=str(tmp_path / "journey.png"), full_page=True)
+
+
+def test_a_marketer_starts_a_birthday_journey_from_the_builders_starting_points(  # type: ignore[no-untyped-def]
+    app, db
+):
+    with db.session() as session:
+        create_user(session, "marketer@example.com", PASSWORD, "marketer")
+    with live_server(app) as base, chromium() as browser:
+        page = browser.new_page(viewport=VIEWPORT)
+        log_in(page, base, "marketer@example.com", PASSWORD)
+        page.goto(f"{base}/admin/journeys/new")
+        labels = page.locator("#journey-starts a").all_inner_texts()
+        assert labels == [
+            "Welcome series",
+            "Birthday greeting and tier gift",
+            "Points expiry warning",
+            "Referral thank-you",
+            "Win-back of lapsing buyers",
+        ]
+        page.click("#start-birthday")
+        shown = json.loads(page.input_value("#definition"))
+        assert shown["entry"] == {"date_field": "birthday", "offset_days": -3, "time": "10:00"}
+        assert page.locator("#journey-diagram svg g.node").count() == 2  # the greeting and exit
+        page.click("#save-journey")
+        page.wait_for_url(re.compile(r".*/admin/journeys/\d+/$"))
+        assert page.text_content("#journey-status") == "draft"
+    with db.session() as session:
+        saved = session.query(Journey).one()
+        assert saved.name == "Birthday greeting and tier gift"
+        assert saved.definition["steps"][0]["coupon"] == {"tier_benefit": "birthday_gift"}

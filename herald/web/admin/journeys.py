@@ -15,52 +15,11 @@ from sqlalchemy import func, select
 
 from herald.audiences.models import Contact
 from herald.core.errors import HeraldError
-from herald.journeys import diagram, graph, service
+from herald.journeys import diagram, examples, graph, service
 from herald.journeys.models import Journey, JourneyEntry
 from herald.journeys.stats import journey_stats
 from herald.web import deps
 from herald.web.admin.auth import Protected, can_write
-
-EXAMPLE = {
-    "name": "Welcome series",
-    "entry": {"event": "customer.created"},
-    "exit_on": ["order.placed"],
-    "re_entry": "never",
-    "holdout": 0.1,
-    "steps": [
-        {
-            "id": "hello",
-            "type": "message",
-            "channel": "email",
-            "variants": [
-                {"name": "A", "subject": "Welcome {{ contact.first_name }}", "html": "<p>Hi</p>"}
-            ],
-            "next": "wait1",
-        },
-        {"id": "wait1", "type": "wait", "minutes": 2880, "next": "opened?"},
-        {
-            "id": "opened?",
-            "type": "branch",
-            "condition": {"event": "email.opened", "step": "hello"},
-            "then": "offer",
-            "else": "sms",
-        },
-        {
-            "id": "offer",
-            "type": "message",
-            "channel": "email",
-            "variants": [{"name": "A", "subject": "10% off for you", "html": "<p>Offer</p>"}],
-            "next": "exit",
-        },
-        {
-            "id": "sms",
-            "type": "message",
-            "channel": "sms",
-            "variants": [{"name": "A", "body": "Welcome {{ contact.first_name }}!"}],
-            "next": "exit",
-        },
-    ],
-}
 
 
 def _parse(text: str) -> tuple[Any, str | None]:
@@ -143,12 +102,14 @@ class JourneyView(Protected, BaseView):
             bad_step=_problem_step(fields or {}),
             steps=steps,
             diagram=drawing,
+            starts=examples.choices(),
         )
 
     @expose("/new", methods=("GET", "POST"))
     def create(self) -> Any:
         if request.method == "GET":
-            return self._builder(json.dumps(EXAMPLE, indent=2, ensure_ascii=False), None)
+            start = examples.example(request.args.get("start", "welcome"))
+            return self._builder(json.dumps(start, indent=2, ensure_ascii=False), None)
         text = request.form.get("definition", "")
         payload, parse_error = _parse(text)
         if parse_error:
