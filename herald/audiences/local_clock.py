@@ -63,17 +63,23 @@ def offset_spans(
     probe = start
     while probe < end:
         step = min(probe + timedelta(days=1), end)
-        if _offset(zone, step) != current and step < end:
-            low, high = probe, step  # the change happens in (low, high]
+        if _offset(zone, step) != current:
+            # the change happens in (low, high]; also in the last, shorter step up to ``end``
+            low, high = probe, step
             while high - low > timedelta(seconds=1):
                 middle = low + (high - low) / 2
                 if _offset(zone, middle) == current:
                     low = middle
                 else:
                     high = middle
-            high = high.replace(microsecond=0)
-            spans.append((since, high, current))
-            since, current = high, _offset(zone, high)
+            # clock changes fall on whole seconds: the first whole second past ``low``
+            changed = low.replace(microsecond=0) + timedelta(seconds=1)
+            if _offset(zone, changed) == current:  # pragma: no cover - a change mid-second
+                changed = high
+            if changed >= end:
+                break  # the change is at ``end`` itself, outside [start, end)
+            spans.append((since, changed, current))
+            since, current = changed, _offset(zone, changed)
         probe = step
     spans.append((since, end, current))
     return spans

@@ -136,3 +136,15 @@ def test_offset_spans_give_each_instant_its_zones_offset(zone, start, days, prob
     if at < end:
         assert offset == at.astimezone(ZoneInfo(zone)).utcoffset().total_seconds()
         assert local_parts(at, ZoneInfo(zone))[1] == (at + timedelta(seconds=offset)).hour
+
+
+def test_a_clock_change_inside_the_last_short_step_is_found() -> None:
+    # Lord Howe moves from +10:30 to +11:00 at 2020-10-03 15:30 UTC; the window ends the same
+    # day, so the change lies in the last step, the one that stops at ``end`` (found by
+    # hypothesis: that step used to be taken whole at the old offset)
+    start, end = datetime(2020, 10, 3, tzinfo=UTC), datetime(2020, 10, 3, 20, tzinfo=UTC)
+    change = datetime(2020, 10, 3, 15, 30, tzinfo=UTC)
+    zone = ZoneInfo("Australia/Lord_Howe")
+    assert offset_spans(zone, start, end) == [(start, change, 37800), (change, end, 39600)]
+    # a change exactly at ``end`` is outside [start, end)
+    assert offset_spans(zone, start, change) == [(start, change, 37800)]
