@@ -86,7 +86,8 @@ def test_the_rfm_page_counts_groups_and_opens_a_groups_segment(app, db, shop_dat
     with live_server(app) as base, chromium() as browser:
         page = browser.new_page(viewport=VIEWPORT)
         log_in(page, base, "marketer@example.com", PASSWORD)
-        page.click("a.nav-link:has-text('RFM')")
+        page.click("a.dropdown-toggle:has-text('Audience')")  # the menu's Audience drop-down
+        page.click("a.dropdown-item:has-text('RFM')")
         page.wait_for_url(f"{base}/admin/rfm/")
         for group in rfm.GROUPS:
             row = page.locator(f"#rfm-groups tr[data-group={group}] .rfm-count")

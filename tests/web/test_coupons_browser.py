@@ -112,7 +112,8 @@ def test_a_marketer_edits_a_tiers_benefits(app, db, marketer):
         page = browser.new_page(viewport=VIEWPORT)
         log_in(page, base, "marketer@example.com", PASSWORD)
         page.goto(f"{base}/admin/")
-        page.click("text=Tier benefits")
+        page.click("a.dropdown-toggle:has-text('Loyalty')")  # the menu's Loyalty drop-down
+        page.click("a.dropdown-item:has-text('Tier benefits')")
         silver = page.locator("#tier-silver")
         expect(silver.locator("[data-description=member_day]")).to_have_text(
             "(¥20 off orders over ¥200)"

@@ -34,7 +34,7 @@ from herald.web.admin.promotions import PromotionView
 from herald.web.admin.reports import ReportView
 from herald.web.admin.rfm import RfmView
 from herald.web.admin.send_time import SendTimeView
-from herald.web.admin.workspace import add_workspace_views
+from herald.web.admin.workspace import AUDIENCE, add_workspace_views
 from herald.web.security import csp_nonce
 
 ADMIN_PREFIX = "/admin"
@@ -104,17 +104,21 @@ def init_app(app: Flask) -> Admin:
     admin.add_view(
         SegmentView(Segment, session, name="Segments", endpoint="segments", url="segments")
     )
+    # the menu keeps the daily pages in the bar and the rest in two drop-downs (Audience:
+    # lists, RFM, send time, imports, suppressions; Loyalty: coupons, tier benefits)
+    admin.add_view(RfmView(name="RFM", endpoint="rfm", url="rfm", category=AUDIENCE))
+    admin.add_view(
+        SendTimeView(name="Send time", endpoint="send_time", url="send-time", category=AUDIENCE)
+    )
+    admin.add_view(ImportView(name="Imports", endpoint="imports", url="imports", category=AUDIENCE))
     admin.add_view(
         CampaignView(Campaign, session, name="Campaigns", endpoint="campaigns", url="campaigns")
     )
-    admin.add_view(RfmView(name="RFM", endpoint="rfm", url="rfm"))
     admin.add_view(BuilderView(name="New campaign", endpoint="builder", url="build"))
     admin.add_view(CalendarView(name="Calendar", endpoint="calendar", url="calendar"))
     admin.add_view(PromotionView(name="Promotions", endpoint="promotions", url="promotions"))
-    admin.add_view(SendTimeView(name="Send time", endpoint="send_time", url="send-time"))
     add_workspace_views(app, admin)
     admin.add_view(JourneyView(name="Journeys", endpoint="journeys", url="journeys"))
-    admin.add_view(ImportView(name="Imports", endpoint="imports", url="imports"))
     admin.add_view(ReportView(name="Reports", endpoint="reports", url="reports"))
     admin.add_view(OutboxView(name="Outbox", endpoint="outbox", url="outbox"))
     admin.add_view(
