@@ -111,12 +111,12 @@ class PrivatePostgres:
             " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
             " -c max_connections=200"
         )
-        self._run(
-            _pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "start"
-        )
+        pg_ctl = _pg_bin("pg_ctl")
+        self._run(pg_ctl, "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "start")
 
     def running(self) -> bool:
-        return self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "status", check=False).returncode == 0
+        status = self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "status", check=False)
+        return status.returncode == 0
 
     def start_if_stopped(self) -> None:
         """A scenario that failed mid-restart leaves the cluster down; the next one needs it."""

@@ -97,9 +97,7 @@ def test_redis_killed_and_restarted_empty_loses_nobody_and_the_run_completes(
         recover_seconds=round(completed, 1),
         seconds=round(duration, 1),
     )
-    figures.notes.append(
-        "time to recover: from the restart to the run sent"
-    )
+    figures.notes.append("time to recover: from the restart to the run sent")
     figures.notes.append(
         f"Redis down {DOWN_SECONDS} s, restarted empty; leases and requeue 5 s "
         "(HERALD_BATCH_LEASE, HERALD_REQUEUE_AFTER; 60 s by default)"
