@@ -29,7 +29,7 @@ from herald.campaigns.feedback import record_outcome_events
 from herald.campaigns.leases import claim_batch, release, stop_reason
 from herald.campaigns.models import Batch, Campaign, Delivery, Run
 from herald.campaigns.policy import Rules
-from herald.campaigns.recovery import MAX_ATTEMPTS, backoff, recover_in_flight
+from herald.campaigns.recovery import MAX_ATTEMPTS, backoff, recover_in_flight, wait_out_outage
 from herald.campaigns.screening import screen
 from herald.channels.base import Channel, Outcome, Recipient, RunInfo
 from herald.core import clock
@@ -122,6 +122,7 @@ class BatchSender:
         self.variants = {v.id: v for v in campaign.variants}
         self.renewed_at = time.monotonic()  # the claim took the lease just now
         self.claim_stamp: datetime | None = None
+        self.outage_until: datetime | None = None  # set when the provider is down
         self.rules = Rules(
             address_field=channel.address,
             frequency_cap=settings.frequency_cap if channel.marketing else None,
@@ -163,12 +164,23 @@ class BatchSender:
                 if not self._keep_lease(db):
                     break  # another worker holds the batch now: hand nothing more off
                 outcomes.append((delivery, self._hand_off(delivery, contact)))
+                if outcomes[-1][1].outage:
+                    break  # the provider is down: the rest wait with this one
             with db.session() as session:
                 self._record(session, outcomes)
+                if self.outage_until is not None:
+                    handed = {d.id for d, _ in outcomes}
+                    unsent = [d.id for d, _ in to_send if d.id not in handed]
+                    wait_out_outage(
+                        session, self.run_id, self.seq, unsent, self.claim_stamp, self.outage_until
+                    )
                 autopause.pause_if_all_failed(session, self.campaign_id, self.run_id, outcomes)
                 if not self._renew_lease(session):
                     self.report.stopped = "lease lost"
                     return
+            if self.outage_until is not None:
+                self.report.stopped = "provider unavailable"
+                break
         with db.session() as session:
             self._finish(session)
 
@@ -277,6 +289,17 @@ class BatchSender:
                     reason=outcome.reason,  # a note on a success (member day: notices sent)
                 )
                 self.report.sent += 1
+            elif outcome.outage:
+                # the provider's failure, not this message's: it waits, and is never given up
+                # for it (the attempt still lengthens the back-off)
+                delay = backoff(attempts, outcome.retry_after)
+                row.update(
+                    status=st.PENDING,
+                    reason=f"waiting: {outcome.reason}",
+                    not_before=now + timedelta(seconds=delay),
+                )
+                self.outage_until = row["not_before"]
+                self.report.retried += 1
             elif outcome.status == "transient" and attempts < MAX_ATTEMPTS:
                 delay = backoff(attempts, outcome.retry_after)
                 row.update(
