@@ -15,9 +15,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from herald.audiences.models import Contact
@@ -26,7 +28,7 @@ from herald.campaigns import status as st
 from herald.campaigns.closing import finish_run_if_done
 from herald.campaigns.context import contact_context
 from herald.campaigns.feedback import record_outcome_events
-from herald.campaigns.leases import claim_batch, release, stop_reason
+from herald.campaigns.leases import claim_batch, release, stop_reason, write_held
 from herald.campaigns.models import Batch, Campaign, Delivery, Run
 from herald.campaigns.policy import Rules
 from herald.campaigns.recovery import MAX_ATTEMPTS, backoff, recover_in_flight, wait_out_outage
@@ -166,23 +168,42 @@ class BatchSender:
                 outcomes.append((delivery, self._hand_off(delivery, contact)))
                 if outcomes[-1][1].outage:
                     break  # the provider is down: the rest wait with this one
-            with db.session() as session:
-                self._record(session, outcomes)
-                if self.outage_until is not None:
-                    handed = {d.id for d, _ in outcomes}
-                    unsent = [d.id for d, _ in to_send if d.id not in handed]
-                    wait_out_outage(
-                        session, self.run_id, self.seq, unsent, self.claim_stamp, self.outage_until
-                    )
-                autopause.pause_if_all_failed(session, self.campaign_id, self.run_id, outcomes)
-                if not self._renew_lease(session):
-                    self.report.stopped = "lease lost"
-                    return
+            # the messages went out: their outcomes are written even through a database restart
+            # (a row left ``sending`` would be handed off again, a duplicate)
+            if not db.through_outage(
+                partial(self._close_chunk, to_send=to_send, outcomes=outcomes),
+                before_retry=self._report_rewinder(),
+            ):
+                self.report.stopped = "lease lost"
+                return
             if self.outage_until is not None:
                 self.report.stopped = "provider unavailable"
                 break
-        with db.session() as session:
-            self._finish(session)
+        db.through_outage(self._finish)
+
+    def _close_chunk(
+        self,
+        session: Session,
+        *,
+        to_send: list[tuple[Delivery, Contact]],
+        outcomes: list[tuple[Delivery, Outcome]],
+    ) -> bool:
+        """Record a chunk's outcomes (idempotent: only rows still held are written); False once
+        another worker holds the batch."""
+        self._record(session, outcomes)
+        if self.outage_until is not None:
+            handed = {d.id for d, _ in outcomes}
+            unsent = [d.id for d, _ in to_send if d.id not in handed]
+            wait_out_outage(
+                session, self.run_id, self.seq, unsent, self.claim_stamp, self.outage_until
+            )
+        autopause.pause_if_all_failed(session, self.campaign_id, self.run_id, outcomes)
+        return self._renew_lease(session)
+
+    def _report_rewinder(self) -> Callable[[], None]:
+        """Undo a failed :meth:`_close_chunk`'s counting, so a retry counts the chunk once."""
+        saved = {**vars(self.report), "outcomes": list(self.report.outcomes)}
+        return lambda: vars(self.report).update(saved, outcomes=list(saved["outcomes"]))
 
     def _next_chunk(self, session: Session, after_id: int) -> list[tuple[Delivery, Contact]]:
         now = clock.now()
@@ -327,8 +348,13 @@ class BatchSender:
         expire under a live worker; False once another worker holds the batch."""
         if time.monotonic() - self.renewed_at < self.settings.batch_lease.total_seconds() / 3:
             return True
-        with db.session() as session:
-            return self._renew_lease(session)
+        try:
+            with db.session() as session:
+                return self._renew_lease(session)
+        except DBAPIError:
+            # the database is away: hand nothing more off; the chunk's outcomes wait for it
+            log.warning("batch %s: could not renew its lease, stopping the chunk", self.batch_id)
+            return False
 
     def _renew_lease(self, session: Session) -> bool:
         renewed = session.execute(
@@ -376,26 +402,3 @@ class BatchSender:
         ).rowcount
         if done:
             finish_run_if_done(session, self.run_id, self.settings, now)
-
-
-def write_held(session: Session, rows: list[dict[str, Any]], stamp: datetime | None) -> None:
-    """Close ledger rows, but only those still ``sending`` under this worker's claim: a worker
-    that lost its lease must not overwrite what the new holder recovered or sent."""
-    table = Delivery.__table__
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for row in rows:
-        groups.setdefault(tuple(sorted(row)), []).append(row)
-    for keys, group in groups.items():
-        values = {k: bindparam(f"v_{k}", type_=table.c[k].type) for k in keys if k != "id"}
-        statement = (
-            table.update()
-            .where(
-                table.c.id == bindparam("v_id"),
-                table.c.status == st.SENDING,
-                table.c.claimed_at == bindparam("v_stamp", type_=table.c.claimed_at.type),
-            )
-            .values(**values)
-        )
-        session.execute(
-            statement, [{**{f"v_{k}": v for k, v in r.items()}, "v_stamp": stamp} for r in group]
-        )
