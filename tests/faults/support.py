@@ -22,13 +22,14 @@ from glob import glob
 from pathlib import Path
 from typing import Any
 
+from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, func, select, text
 
 from herald.campaigns.models import Delivery
 from herald.core.db import Database
 from herald.core.migrate import upgrade
 from tests.conftest import free_port
-from tests.workers.support import wait_for
+from tests.workers.support import kill_hard, start_scheduler, start_worker, stop, wait_for
 
 # the scenarios' results, one JSON file each; scripts/fault_table.py renders them
 RESULTS = Path(os.environ.get("HERALD_FAULT_RESULTS", "build/faults"))
@@ -211,8 +212,6 @@ class FaultySmtp:
 @contextlib.contextmanager
 def smtp_server(handler: FaultySmtp):  # type: ignore[no-untyped-def]
     """Run ``handler`` on a free port; yields the port."""
-    from aiosmtpd.controller import Controller
-
     port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
@@ -300,16 +299,12 @@ class Processes:
         self.started = 0
 
     def worker(self, concurrency: int = 2) -> subprocess.Popen[bytes]:
-        from tests.workers.support import start_worker
-
         self.started += 1
         process = start_worker(self.env, self.folder / f"worker{self.started}.log", concurrency)
         self.workers.append(process)
         return process
 
     def scheduler(self) -> subprocess.Popen[bytes]:
-        from tests.workers.support import start_scheduler
-
         self.started += 1
         process = start_scheduler(self.env, self.folder / f"scheduler{self.started}.log")
         self.others.append(process)
@@ -317,8 +312,6 @@ class Processes:
 
     def kill_workers(self) -> int:
         """SIGKILL every live worker and its pool at once; returns how many were killed."""
-        from tests.workers.support import kill_hard
-
         live = [w for w in self.workers if w.poll() is None]
         for process in live:
             kill_hard(process)
@@ -331,8 +324,6 @@ class Processes:
         )
 
     def stop(self) -> None:
-        from tests.workers.support import stop
-
         for process in [*self.others, *self.workers]:
             with contextlib.suppress(Exception):
                 stop(process)
