@@ -15,6 +15,8 @@ from herald.web import deps
 from herald.web.webhooks import common
 
 SOURCE = "shop"
+# tries of one webhook whose write collided with a concurrent one (fault scenario 8)
+ATTEMPTS = 3
 bp = Blueprint("webhooks_shop", __name__, url_prefix="/webhooks")
 
 
@@ -30,28 +32,36 @@ def receive() -> Any:
     session = deps.session()
     try:
         webhook_id = common.verify(secret, body, request.headers)
-        if common.seen(session, SOURCE, webhook_id):
-            return jsonify(status="duplicate", webhook_id=webhook_id), 200
-        kind, data = shop.check(common.parse(body))
-        inbox = common.record(session, SOURCE, webhook_id, kind, common.parse(body))
-        event = shop.receive(
-            session,
-            kind,
-            data,
-            region=deps.settings().default_phone_region,
-            zone=deps.settings().timezone,
-        )
-        inbox.processed_at, inbox.event_id = clock.now(), event.id
-        session.commit()
     except common.Refused as refused:
-        session.rollback()
         return refused.response()
-    except HeraldError as exc:
-        session.rollback()
-        return common.Refused(exc.status, exc.code, exc.message, exc.fields).response()
-    except IntegrityError:  # the same webhook-id delivered twice at the same moment
-        session.rollback()
-        if common.seen(session, SOURCE, webhook_id):
-            return jsonify(status="duplicate", webhook_id=webhook_id), 200
-        raise
-    return jsonify(status="accepted", webhook_id=webhook_id, event_id=event.id), 200
+    attempt = 1
+    while True:
+        try:
+            if common.seen(session, SOURCE, webhook_id):
+                return jsonify(status="duplicate", webhook_id=webhook_id), 200
+            kind, data = shop.check(common.parse(body))
+            inbox = common.record(session, SOURCE, webhook_id, kind, common.parse(body))
+            event = shop.receive(
+                session,
+                kind,
+                data,
+                region=deps.settings().default_phone_region,
+                zone=deps.settings().timezone,
+            )
+            inbox.processed_at, inbox.event_id = clock.now(), event.id
+            session.commit()
+        except common.Refused as refused:
+            session.rollback()
+            return refused.response()
+        except HeraldError as exc:
+            session.rollback()
+            return common.Refused(exc.status, exc.code, exc.message, exc.fields).response()
+        except IntegrityError:
+            # the same webhook-id delivered twice at the same moment (a duplicate), or another
+            # webhook created the same new member meanwhile: the next try finds that member
+            session.rollback()
+            if attempt == ATTEMPTS:
+                raise
+            attempt += 1
+            continue
+        return jsonify(status="accepted", webhook_id=webhook_id, event_id=event.id), 200
