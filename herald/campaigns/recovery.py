@@ -55,34 +55,24 @@ def recover_in_flight(session: Session, batch: Batch, channel: Any) -> int:
     return exhausted + session.execute(update(Delivery).where(in_flight).values(**values)).rowcount
 
 
-def wait_out_outage(
-    session: Session,
-    run_id: int,
-    seq: int,
-    unsent: list[int],
-    stamp: datetime | None,
-    until: datetime,
-) -> int:
-    """The provider is down (see ``Outcome.outage``): rows this pass claimed but did not hand off
-    go back to ``pending`` without the attempt their claim counted, and every pending row of the
-    batch waits until ``until``, so the batch tries one message per back-off, not every member.
-    Returns the rows made to wait."""
-    now = clock.now()
-    if unsent:
-        session.execute(
-            update(Delivery)
-            .where(
-                Delivery.id.in_(unsent),
-                Delivery.status == st.SENDING,
-                Delivery.claimed_at == stamp,
-            )
-            .values(
-                status=st.PENDING,
-                attempts=Delivery.attempts - 1,
-                not_before=until,
-                updated_at=now,
-            )
-        )
+def give_back_unsent(session: Session, unsent: list[int], stamp: datetime | None) -> int:
+    """Rows this worker claimed but never handed off (it stopped early: the provider is down, or
+    the lease could not be renewed) go back to ``pending`` without the attempt their claim
+    counted: they are not in flight, so nobody need treat them as uncertain. Only rows still held
+    under this worker's claim are touched."""
+    if not unsent:
+        return 0
+    return session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(unsent), Delivery.status == st.SENDING, Delivery.claimed_at == stamp)
+        .values(status=st.PENDING, attempts=Delivery.attempts - 1, updated_at=clock.now())
+    ).rowcount
+
+
+def wait_out_outage(session: Session, run_id: int, seq: int, until: datetime) -> int:
+    """The provider is down (see ``Outcome.outage``): every pending row of the batch waits until
+    ``until``, so the batch tries one message per back-off, not every member. Returns the rows
+    made to wait."""
     return session.execute(
         update(Delivery)
         .where(
@@ -91,7 +81,7 @@ def wait_out_outage(
             Delivery.status == st.PENDING,
             or_(Delivery.not_before.is_(None), Delivery.not_before < until),
         )
-        .values(not_before=until, updated_at=now)
+        .values(not_before=until, updated_at=clock.now())
     ).rowcount
 
 

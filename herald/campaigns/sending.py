@@ -31,7 +31,13 @@ from herald.campaigns.feedback import record_outcome_events
 from herald.campaigns.leases import claim_batch, release, stop_reason, write_held
 from herald.campaigns.models import Batch, Campaign, Delivery, Run
 from herald.campaigns.policy import Rules
-from herald.campaigns.recovery import MAX_ATTEMPTS, backoff, recover_in_flight, wait_out_outage
+from herald.campaigns.recovery import (
+    MAX_ATTEMPTS,
+    backoff,
+    give_back_unsent,
+    recover_in_flight,
+    wait_out_outage,
+)
 from herald.campaigns.screening import screen
 from herald.channels.base import Channel, Outcome, Recipient, RunInfo
 from herald.core import clock
@@ -191,12 +197,11 @@ class BatchSender:
         """Record a chunk's outcomes (idempotent: only rows still held are written); False once
         another worker holds the batch."""
         self._record(session, outcomes)
+        handed = {d.id for d, _ in outcomes}
+        unsent = [d.id for d, _ in to_send if d.id not in handed]
+        give_back_unsent(session, unsent, self.claim_stamp)
         if self.outage_until is not None:
-            handed = {d.id for d, _ in outcomes}
-            unsent = [d.id for d, _ in to_send if d.id not in handed]
-            wait_out_outage(
-                session, self.run_id, self.seq, unsent, self.claim_stamp, self.outage_until
-            )
+            wait_out_outage(session, self.run_id, self.seq, self.outage_until)
         autopause.pause_if_all_failed(session, self.campaign_id, self.run_id, outcomes)
         return self._renew_lease(session)
 
