@@ -1,15 +1,29 @@
 """Batch leases: a worker takes a batch under a lease whose attempt number is a fencing token,
-gives it back on a pause, and checks whether its campaign was paused or cancelled meanwhile (in
-the same statement that renews the lease, so a chunk pays one round trip for both)."""
+gives it back on a pause, checks whether its campaign was paused or cancelled meanwhile (in the
+same statement that renews the lease, so a chunk pays one round trip for both), and closes ledger
+rows only while its own claim still holds them."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    String,
+    and_,
+    bindparam,
+    cast,
+    column,
+    or_,
+    select,
+    update,
+    values,
+)
 from sqlalchemy.orm import Session
 
-from herald.campaigns.models import Batch, Campaign
+from herald.campaigns import status as st
+from herald.campaigns.models import Batch, Campaign, Delivery
 
 
 def claim_batch(session: Session, batch_id: int, now: datetime, lease: timedelta) -> int | None:
@@ -67,3 +81,43 @@ def release(session: Session, batch_id: int, fence: int) -> None:
         .where(Batch.id == batch_id, Batch.attempts == fence)
         .values(status="queued", lease_until=None, enqueued_at=None)
     )
+
+
+def write_held(session: Session, rows: list[dict[str, Any]], stamp: datetime | None) -> None:
+    """Close ledger rows, but only those still ``sending`` under this worker's claim: a worker
+    that lost its lease must not overwrite what the new holder recovered or sent. Rows that set
+    the same columns are closed together: on PostgreSQL in one ``UPDATE … FROM (VALUES …)``,
+    elsewhere in one executemany."""
+    table = Delivery.__table__
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    held = (
+        table.c.status == st.SENDING,
+        table.c.claimed_at == bindparam("v_stamp", stamp, type_=table.c.claimed_at.type),
+    )
+    for keys, group in groups.items():
+        if postgres:
+            given = values(*(column(k, table.c[k].type) for k in keys), name="closing").data(
+                [tuple(r[k] for k in keys) for r in group]
+            )
+            # parameters in VALUES arrive untyped; cast each to its column's type (strings to
+            # unbounded VARCHAR, so an overlong value fails as a direct assignment would)
+            typed = {
+                k: cast(
+                    given.c[k], String() if isinstance(table.c[k].type, String) else table.c[k].type
+                )
+                for k in keys
+            }
+            session.execute(
+                table.update()
+                .where(table.c.id == cast(given.c.id, BigInteger), *held)
+                .values({k: typed[k] for k in keys if k != "id"})
+            )
+            continue
+        params = {k: bindparam(f"v_{k}", type_=table.c[k].type) for k in keys if k != "id"}
+        statement = table.update().where(table.c.id == bindparam("v_id"), *held).values(**params)
+        session.execute(
+            statement, [{**{f"v_{k}": v for k, v in r.items()}, "v_stamp": stamp} for r in group]
+        )

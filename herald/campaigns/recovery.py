@@ -2,15 +2,17 @@
 
 Rows left ``sending`` by a worker that died have an unknown outcome: they are flagged uncertain
 (and counted), handed off once more only where the channel makes that harmless, and failed once
-they reach the attempt ceiling. Transient failures wait an exponential, jittered back-off.
+they reach the attempt ceiling. Transient failures wait an exponential, jittered back-off; while
+the provider itself is down, the whole batch waits and no member is given up for it.
 """
 
 from __future__ import annotations
 
 import random
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, update
+from sqlalchemy import and_, or_, update
 from sqlalchemy.orm import Session
 
 from herald.campaigns import status as st
@@ -51,6 +53,36 @@ def recover_in_flight(session: Session, batch: Batch, channel: Any) -> int:
             reason="worker stopped mid-send; outcome unknown, not resent (resend from the admin)",
         )
     return exhausted + session.execute(update(Delivery).where(in_flight).values(**values)).rowcount
+
+
+def give_back_unsent(session: Session, unsent: list[int], stamp: datetime | None) -> int:
+    """Rows this worker claimed but never handed off (it stopped early: the provider is down, or
+    the lease could not be renewed) go back to ``pending`` without the attempt their claim
+    counted: they are not in flight, so nobody need treat them as uncertain. Only rows still held
+    under this worker's claim are touched."""
+    if not unsent:
+        return 0
+    return session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(unsent), Delivery.status == st.SENDING, Delivery.claimed_at == stamp)
+        .values(status=st.PENDING, attempts=Delivery.attempts - 1, updated_at=clock.now())
+    ).rowcount
+
+
+def wait_out_outage(session: Session, run_id: int, seq: int, until: datetime) -> int:
+    """The provider is down (see ``Outcome.outage``): every pending row of the batch waits until
+    ``until``, so the batch tries one message per back-off, not every member. Returns the rows
+    made to wait."""
+    return session.execute(
+        update(Delivery)
+        .where(
+            Delivery.run_id == run_id,
+            Delivery.batch_seq == seq,
+            Delivery.status == st.PENDING,
+            or_(Delivery.not_before.is_(None), Delivery.not_before < until),
+        )
+        .values(not_before=until, updated_at=clock.now())
+    ).rowcount
 
 
 def backoff(

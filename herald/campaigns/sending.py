@@ -16,9 +16,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
-from sqlalchemy import BigInteger, String, bindparam, cast, column, func, select, update, values
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, object_session
 
 from herald.campaigns import autopause, coupon_issue, posts, senders, tier_benefits
@@ -32,10 +34,16 @@ from herald.campaigns.context import (
     promotion_snapshot,
 )
 from herald.campaigns.feedback import record_outcome_events
-from herald.campaigns.leases import claim_batch, release, renew, stop_reason
+from herald.campaigns.leases import claim_batch, release, renew, stop_reason, write_held
 from herald.campaigns.models import Batch, Campaign, Delivery, Run
 from herald.campaigns.policy import Rules
-from herald.campaigns.recovery import MAX_ATTEMPTS, backoff, recover_in_flight
+from herald.campaigns.recovery import (
+    MAX_ATTEMPTS,
+    backoff,
+    give_back_unsent,
+    recover_in_flight,
+    wait_out_outage,
+)
 from herald.campaigns.screening import LedgerRow, read_chunk, screen
 from herald.channels.base import Channel, Outcome, Recipient, RunInfo
 from herald.core import clock
@@ -148,6 +156,7 @@ class BatchSender:
         # the campaign's stop reason as last read (with the lease's claim or renewal)
         self.stop: str | None = None
         self.claim_stamp: datetime | None = None
+        self.outage_until: datetime | None = None  # set when the provider is down
         self.rules = Rules(
             address_field=channel.address,
             frequency_cap=settings.frequency_cap if channel.marketing else None,
@@ -197,14 +206,43 @@ class BatchSender:
                 if not self._keep_lease(db):
                     break  # another worker holds the batch now: hand nothing more off
                 outcomes.append((delivery, self._hand_off(delivery, contact)))
-            with db.session() as session:
-                self._record(session, outcomes)
-                autopause.pause_if_all_failed(session, self.campaign_id, self.run_id, outcomes)
-                if not self._renew_lease(session):
-                    self.report.stopped = "lease lost"
-                    return
-        with db.session() as session:
-            self._finish(session)
+                if outcomes[-1][1].outage:
+                    break  # the provider is down: the rest wait with this one
+            # the messages went out: their outcomes are written even through a database restart
+            # (a row left ``sending`` would be handed off again, a duplicate)
+            if not db.through_outage(
+                partial(self._close_chunk, to_send=to_send, outcomes=outcomes),
+                before_retry=self._report_rewinder(),
+            ):
+                self.report.stopped = "lease lost"
+                return
+            if self.outage_until is not None:
+                self.report.stopped = "provider unavailable"
+                break
+        db.through_outage(self._finish)
+
+    def _close_chunk(
+        self,
+        session: Session,
+        *,
+        to_send: list[tuple[LedgerRow, ContactRow]],
+        outcomes: list[tuple[LedgerRow, Outcome]],
+    ) -> bool:
+        """Record a chunk's outcomes (idempotent: only rows still held are written); False once
+        another worker holds the batch."""
+        self._record(session, outcomes)
+        handed = {d.id for d, _ in outcomes}
+        unsent = [d.id for d, _ in to_send if d.id not in handed]
+        give_back_unsent(session, unsent, self.claim_stamp)
+        if self.outage_until is not None:
+            wait_out_outage(session, self.run_id, self.seq, self.outage_until)
+        autopause.pause_if_all_failed(session, self.campaign_id, self.run_id, outcomes)
+        return self._renew_lease(session)
+
+    def _report_rewinder(self) -> Callable[[], None]:
+        """Undo a failed :meth:`_close_chunk`'s counting, so a retry counts the chunk once."""
+        saved = {**vars(self.report), "outcomes": list(self.report.outcomes)}
+        return lambda: vars(self.report).update(saved, outcomes=list(saved["outcomes"]))
 
     def _claim(self, session: Session, ids: list[int]) -> set[int]:
         if not ids:
@@ -315,6 +353,17 @@ class BatchSender:
                     reason=outcome.reason,  # a note on a success (member day: notices sent)
                 )
                 self.report.sent += 1
+            elif outcome.outage:
+                # the provider's failure, not this message's: it waits, and is never given up
+                # for it (the attempt still lengthens the back-off)
+                delay = backoff(attempts, outcome.retry_after)
+                row.update(
+                    status=st.PENDING,
+                    reason=f"waiting: {outcome.reason}",
+                    not_before=now + timedelta(seconds=delay),
+                )
+                self.outage_until = row["not_before"]
+                self.report.retried += 1
             elif outcome.status == "transient" and attempts < MAX_ATTEMPTS:
                 delay = backoff(attempts, outcome.retry_after)
                 row.update(
@@ -342,8 +391,13 @@ class BatchSender:
         expire under a live worker; False once another worker holds the batch."""
         if time.monotonic() - self.renewed_at < self.settings.batch_lease.total_seconds() / 3:
             return True
-        with db.session() as session:
-            return self._renew_lease(session)
+        try:
+            with db.session() as session:
+                return self._renew_lease(session)
+        except DBAPIError:
+            # the database is away: hand nothing more off; the chunk's outcomes wait for it
+            log.warning("batch %s: could not renew its lease, stopping the chunk", self.batch_id)
+            return False
 
     def _renew_lease(self, session: Session) -> bool:
         """Renew the lease and note whether the campaign was stopped meanwhile (one statement);
@@ -389,43 +443,3 @@ class BatchSender:
         ).rowcount
         if done:
             finish_run_if_done(session, self.run_id, self.settings, now)
-
-
-def write_held(session: Session, rows: list[dict[str, Any]], stamp: datetime | None) -> None:
-    """Close ledger rows, but only those still ``sending`` under this worker's claim: a worker
-    that lost its lease must not overwrite what the new holder recovered or sent. Rows that set
-    the same columns are closed together: on PostgreSQL in one ``UPDATE … FROM (VALUES …)``,
-    elsewhere in one executemany."""
-    table = Delivery.__table__
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for row in rows:
-        groups.setdefault(tuple(sorted(row)), []).append(row)
-    postgres = session.get_bind().dialect.name == "postgresql"
-    held = (
-        table.c.status == st.SENDING,
-        table.c.claimed_at == bindparam("v_stamp", stamp, type_=table.c.claimed_at.type),
-    )
-    for keys, group in groups.items():
-        if postgres:
-            given = values(*(column(k, table.c[k].type) for k in keys), name="closing").data(
-                [tuple(r[k] for k in keys) for r in group]
-            )
-            # parameters in VALUES arrive untyped; cast each to its column's type (strings to
-            # unbounded VARCHAR, so an overlong value fails as a direct assignment would)
-            typed = {
-                k: cast(
-                    given.c[k], String() if isinstance(table.c[k].type, String) else table.c[k].type
-                )
-                for k in keys
-            }
-            session.execute(
-                table.update()
-                .where(table.c.id == cast(given.c.id, BigInteger), *held)
-                .values({k: typed[k] for k in keys if k != "id"})
-            )
-            continue
-        params = {k: bindparam(f"v_{k}", type_=table.c[k].type) for k in keys if k != "id"}
-        statement = table.update().where(table.c.id == bindparam("v_id"), *held).values(**params)
-        session.execute(
-            statement, [{**{f"v_{k}": v for k, v in r.items()}, "v_stamp": stamp} for r in group]
-        )

@@ -30,6 +30,9 @@ class Outcome:
     # something the ledger records with the outcome in its transaction, e.g. a hard bounce:
     # {"type": "bounced", "data": {...}, "address": "..."} (see herald/campaigns/feedback.py)
     event: Mapping[str, Any] | None = None
+    # a transient failure of the provider itself (unreachable, refusing every message), not of
+    # this message: the sender stops handing off and waits, and it costs no retry attempt
+    outage: bool = False
 
     @classmethod
     def sent(cls, provider_id: str | None = None) -> Outcome:
@@ -38,6 +41,11 @@ class Outcome:
     @classmethod
     def transient(cls, reason: str, retry_after: float | None = None) -> Outcome:
         return cls("transient", reason=reason, retry_after=retry_after)
+
+    @classmethod
+    def unavailable(cls, reason: str, retry_after: float | None = None) -> Outcome:
+        """The provider is down or refusing every message: nothing about this one."""
+        return cls("transient", reason=reason, retry_after=retry_after, outage=True)
 
     @classmethod
     def permanent(cls, reason: str) -> Outcome:

@@ -4,7 +4,9 @@ Connections are checked out one thread at a time (Celery's threads pool shares t
 at most ``HERALD_SMTP_POOL_SIZE`` open at once, and kept between messages. A connection that
 fails is closed and replaced. Only a connection that fails before the message was submitted
 (a pooled one the server dropped while idle) is retried at once; one that fails during or after
-``DATA`` is a transient outcome the ledger retries later, with the same Message-ID. When the
+``DATA`` is a transient outcome the ledger retries later, with the same Message-ID. A server
+that cannot be reached, or refuses the session (``421``, a 4xx to ``MAIL FROM``), is an outage:
+no fault of the message, so it costs the message no retry attempt. When the
 server offers PIPELINING (RFC 2920; Postfix, Exim, Mailpit and most relays do), the envelope
 goes in one write: two round trips a message instead of four.
 """
@@ -96,7 +98,7 @@ class SmtpPool:
                 return Outcome.transient(f"SMTP session refused at {stage}: {code} {text}"[:480])
             except OSError as exc:
                 return _lost(stage, exc)
-        return Outcome.transient("SMTP connection lost before the message was sent")
+        return Outcome.unavailable("SMTP connection lost before the message was sent")
 
     @contextlib.contextmanager
     def _checkout(self) -> Iterator[_Lease]:
@@ -160,6 +162,10 @@ def classify(code: int, reply: Any, stage: str, recipient: str | None = None) ->
     message (RCPT TO, DATA)."""
     text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
     reason = f"SMTP {code} at {stage}: {' '.join(text.split())}"[:480]
+    if code == 421 or (400 <= code < 500 and stage == "MAIL FROM"):
+        # 421: the service is closing the channel; a 4xx to MAIL FROM refuses the session, not
+        # this recipient
+        return Outcome.unavailable(reason)
     if 400 <= code < 500 or code < 200:
         return Outcome.transient(reason)
     if recipient is not None and stage in ("RCPT TO", "DATA"):
@@ -173,9 +179,14 @@ def classify(code: int, reply: Any, stage: str, recipient: str | None = None) ->
 
 
 def _lost(stage: str, exc: BaseException) -> Outcome:
-    where = "before the message was sent" if stage in ("connect", "mail") else ""
-    where = where or "during the message; it will be sent again"
-    return Outcome.transient(f"SMTP connection lost {where}: {exc or 'closed'}")
+    if stage in ("connect", "mail"):
+        # nothing of the message left: the server is down or unreachable, an outage
+        return Outcome.unavailable(
+            f"SMTP connection lost before the message was sent: {exc or 'closed'}"
+        )
+    return Outcome.transient(
+        f"SMTP connection lost during the message; it will be sent again: {exc or 'closed'}"
+    )
 
 
 def _pipelined(lease: _Lease, sender: str, recipient: str) -> Outcome | None:

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -115,6 +121,34 @@ class Database:
             raise
         finally:
             session.close()
+
+    def through_outage(
+        self,
+        work: Callable[[Session], T],
+        patience: float = 300.0,
+        pause: float = 1.0,
+        before_retry: Callable[[], None] | None = None,
+    ) -> T:
+        """Run ``work(session)`` in a transaction; when the connection to the server is lost (a
+        restart, a failover), run it again on a fresh connection until ``patience`` seconds have
+        passed. For writes that must not be dropped and are safe to repeat, such as closing ledger
+        rows after their messages went out: a commit lost in a crash may have happened, so
+        ``work`` must be idempotent. ``before_retry`` undoes in-memory effects of a failed try."""
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                with self.session() as session:
+                    return work(session)
+            except DBAPIError as exc:
+                lost = exc.connection_invalidated or isinstance(
+                    exc, OperationalError | InterfaceError
+                )
+                if not lost or time.monotonic() >= deadline:
+                    raise
+                log.warning("database unavailable, trying again: %s", str(exc).splitlines()[0])
+                if before_retry is not None:
+                    before_retry()
+                time.sleep(pause)
 
     def dispose(self) -> None:
         self.engine.dispose()

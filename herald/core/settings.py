@@ -224,6 +224,9 @@ class Settings:
     extra: Mapping[str, str] = field(default_factory=dict)
     # delivered per variant below which an A/B test declares no winner (contract 13)
     ab_min_sample: int = 100
+    # how long the Redis broker keeps a taken, unacknowledged wake-up before handing it out again
+    # (kombu's default: one hour); see RELIABILITY.md, fault scenario 3
+    broker_visibility_timeout: timedelta | None = None
 
     @property
     def dkim_enabled(self) -> bool:
@@ -340,9 +343,20 @@ class Settings:
             **_security(get, get("PUBLIC_URL", "") or ""),
             extra={k: v for k, v in env.items() if k.startswith("HERALD_")},
             ab_min_sample=_int("HERALD_AB_MIN_SAMPLE", get("AB_MIN_SAMPLE", "100"), 1, 10_000_000),
+            broker_visibility_timeout=_visibility(get("BROKER_VISIBILITY_TIMEOUT")),
         )
         _check_channel_settings(settings)
         return settings
+
+
+def _visibility(raw: str | None) -> timedelta | None:
+    """``HERALD_BROKER_VISIBILITY_TIMEOUT``: unset keeps the broker's default."""
+    if raw is None:
+        return None
+    value = parse_duration("HERALD_BROKER_VISIBILITY_TIMEOUT", raw)
+    if value < timedelta(seconds=1):
+        raise ConfigError(f"HERALD_BROKER_VISIBILITY_TIMEOUT: {raw!r} is shorter than 1s")
+    return value
 
 
 def _check_channel_settings(settings: Settings) -> None:

@@ -26,6 +26,15 @@ def make_celery(settings: Settings | None = None) -> Celery:
             "store_processed": False,
         }
         app.conf.broker_url = "filesystem://"
+    elif settings.broker_visibility_timeout is not None:
+        # the Redis broker hands a taken, unacknowledged message out again after this long; its
+        # sweep for such messages runs every 100 s by default, so it is fitted to the timeout
+        seconds = settings.broker_visibility_timeout.total_seconds()
+        transport_options = {
+            "visibility_timeout": seconds,
+            "unacked_restore_interval": max(1, int(seconds // 4)),
+            "unacked_restore_throttle": 1,
+        }
     app.conf.update(
         broker_transport_options=transport_options,
         broker_connection_retry_on_startup=True,

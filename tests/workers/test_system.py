@@ -3,16 +3,13 @@ and a real SMTP server."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
 import time
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from aiosmtpd.controller import Controller
-from celery import Celery
 from sqlalchemy import func, select
 
 from herald.campaigns import service
@@ -20,12 +17,9 @@ from herald.campaigns.models import Campaign, Delivery, Run
 from herald.core import clock
 from herald.core.db import Database
 from tests.conftest import REDIS_URL, SmtpRecorder, free_port, truncate_all
-from tests.faults.test_worker_killed import SlowRecorder
 from tests.helpers import email_campaign
 from tests.workers.support import (
-    kill_hard,
     seed_members,
-    start_redis,
     start_scheduler,
     start_worker,
     stop,
@@ -90,79 +84,6 @@ def test_a_once_campaign_goes_out_within_five_seconds_of_its_time(pg_url, tmp_pa
     assert first_at >= due, "sent before its time"
     assert first_at - due < timedelta(seconds=15), first_at - due
     db.dispose()
-
-
-def test_redis_dying_mid_send_loses_no_message(pg_url, tmp_path):
-    """The broker is killed and comes back empty: the reconciler finds the unfinished batches in
-    the database and enqueues them again."""
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
-    db = Database(pg_url)
-    truncate_all(db)
-    seed_members(db, 1000)
-    with db.session() as session:
-        campaign = service.create_campaign(session, email_campaign(), ZoneInfo("UTC"))
-        service.send_now(session, campaign)
-    recorder = SlowRecorder()
-    smtp_port = free_port()
-    smtp = Controller(recorder, hostname="127.0.0.1", port=smtp_port)
-    smtp.start()
-    redis_port = free_port()
-    redis_dir = tmp_path / "redis"
-    broker = f"redis://127.0.0.1:{redis_port}/0"
-    redis_server = start_redis(redis_port, redis_dir)
-    queue = "herald"
-    env = worker_env(
-        pg_url,
-        broker,
-        queue,
-        smtp_port,
-        tmp_path,
-        batch_size="50",
-        requeue_after="3s",
-        batch_lease="3s",
-    )
-    worker = start_worker(env, tmp_path / "worker.log")
-    producer = Celery(broker=broker)
-    producer.conf.task_default_queue = queue
-    producer.conf.broker_connection_retry_on_startup = True
-
-    def tick() -> None:
-        # while the broker is down this fails; the next tick will do
-        with contextlib.suppress(Exception):
-            producer.send_task("herald.tick", queue=queue, expires=10)
-
-    try:
-
-        def started() -> bool:
-            tick()  # as the scheduler would, every second: a tick expired unread is no loss
-            return len(recorder.messages) >= 200
-
-        wait_for(started, 60, interval=1.0, what="200 messages")
-        kill_hard(redis_server)  # every queued wake-up is gone
-        time.sleep(1)
-        redis_server = start_redis(redis_port, redis_dir)
-
-        def done() -> bool:
-            tick()
-            return _open_rows(db) == 0
-
-        wait_for(done, 120, interval=1.0, what="every delivery to finish after the restart")
-    finally:
-        stop(worker)
-        producer.close()
-        kill_hard(redis_server)
-        smtp.stop()
-    received = recorder.by_recipient()
-    with db.session() as session:
-        uncertain = session.scalar(select(func.count()).where(Delivery.uncertain.is_(True)))
-        statuses = dict(
-            session.execute(select(Delivery.status, func.count()).group_by(Delivery.status)).all()
-        )
-    db.dispose()
-    assert statuses == {"sent": 1000}
-    assert len(received) == 1000
-    assert sum(n - 1 for n in received.values()) <= uncertain
 
 
 def test_an_in_process_celery_worker_sends_a_campaign(pg_url, tmp_path, smtp_server):
