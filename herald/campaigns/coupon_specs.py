@@ -235,22 +235,6 @@ def _plain(value: Any) -> Any:
     return int(number) if number == number.to_integral_value() else float(number)
 
 
-# what templates may name under ``coupon`` (save-time checks)
-VIEW_FIELDS = frozenset(
-    {
-        "code",
-        "type",
-        "percent_off",
-        "amount_off",
-        "min_spend",
-        "sku",
-        "multiplier",
-        "valid_until",
-        "description",
-    }
-)
-
-
 def sample(spec: Mapping[str, Any], start: datetime) -> dict[str, Any]:
     """A preview's ``coupon``: the offer with a sample code, never issued."""
     _, until = validity(spec, start) if "type" in spec else (start, start + timedelta(days=7))

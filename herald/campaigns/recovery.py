@@ -9,7 +9,7 @@ the provider itself is down, the whole batch waits and no member is given up for
 from __future__ import annotations
 
 import random
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, update
@@ -96,3 +96,31 @@ def backoff(
     if retry_after is not None:
         delay = max(delay, min(retry_after, BACKOFF_CEILING))
     return delay
+
+
+def closing_row(delivery_id: int, attempts: int, outcome: Any, now: datetime) -> dict[str, Any]:
+    """The ledger columns a hand-off's outcome sets (``attempts`` counts this one): sent; or
+    pending again after a back-off (a transient failure under the ceiling, or the provider's
+    outage, which is never given up for); or failed, with the reason."""
+    row: dict[str, Any] = {"id": delivery_id, "updated_at": now}
+    if outcome.status == "sent":
+        # a reason on a success is a note (member day: the notices sent)
+        row.update(
+            status=st.SENT, provider_id=outcome.provider_id, sent_at=now, reason=outcome.reason
+        )
+    elif outcome.outage or (outcome.status == "transient" and attempts < MAX_ATTEMPTS):
+        # an outage is the provider's failure, not this message's: it waits (the attempt still
+        # lengthens the back-off)
+        word = "waiting" if outcome.outage else "retrying"
+        delay = backoff(attempts, outcome.retry_after)
+        row.update(
+            status=st.PENDING,
+            reason=f"{word}: {outcome.reason}",
+            not_before=now + timedelta(seconds=delay),
+        )
+    else:
+        reason = outcome.reason or "failed"
+        if outcome.status == "transient":
+            reason = f"gave up after {attempts} attempts: {reason}"
+        row.update(status=st.FAILED, reason=reason[:500])
+    return row

@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -38,8 +38,7 @@ from herald.campaigns.leases import claim_batch, release, renew, stop_reason, wr
 from herald.campaigns.models import Batch, Campaign, Delivery, Run
 from herald.campaigns.policy import Rules
 from herald.campaigns.recovery import (
-    MAX_ATTEMPTS,
-    backoff,
+    closing_row,
     give_back_unsent,
     recover_in_flight,
     wait_out_outage,
@@ -343,41 +342,11 @@ class BatchSender:
         for delivery, outcome in outcomes:
             if outcome.event is not None:
                 events.append((delivery, outcome.event))
-            row: dict[str, Any] = {"id": delivery.id, "updated_at": now}
-            attempts = delivery.attempts + 1
-            if outcome.status == "sent":
-                row.update(
-                    status=st.SENT,
-                    provider_id=outcome.provider_id,
-                    sent_at=now,
-                    reason=outcome.reason,  # a note on a success (member day: notices sent)
-                )
-                self.report.sent += 1
-            elif outcome.outage:
-                # the provider's failure, not this message's: it waits, and is never given up
-                # for it (the attempt still lengthens the back-off)
-                delay = backoff(attempts, outcome.retry_after)
-                row.update(
-                    status=st.PENDING,
-                    reason=f"waiting: {outcome.reason}",
-                    not_before=now + timedelta(seconds=delay),
-                )
+            row = closing_row(delivery.id, delivery.attempts + 1, outcome, now)
+            if outcome.outage:
                 self.outage_until = row["not_before"]
-                self.report.retried += 1
-            elif outcome.status == "transient" and attempts < MAX_ATTEMPTS:
-                delay = backoff(attempts, outcome.retry_after)
-                row.update(
-                    status=st.PENDING,
-                    reason=f"retrying: {outcome.reason}",
-                    not_before=now + timedelta(seconds=delay),
-                )
-                self.report.retried += 1
-            else:
-                reason = outcome.reason or "failed"
-                if outcome.status == "transient":
-                    reason = f"gave up after {attempts} attempts: {reason}"
-                row.update(status=st.FAILED, reason=reason[:500])
-                self.report.failed += 1
+            counter = {st.SENT: "sent", st.FAILED: "failed"}.get(row["status"], "retried")
+            setattr(self.report, counter, getattr(self.report, counter) + 1)
             self.report.outcomes.append((delivery.id, row["status"]))
             updates.append(row)
         if updates:

@@ -36,7 +36,7 @@ KNOWN_NAMES = frozenset(
         "products",
     }
 )
-# what ``coupon`` holds (herald.campaigns.coupon_specs.VIEW_FIELDS; a test keeps them equal)
+# what ``coupon`` holds (herald.campaigns.coupon_specs.template_view; a test keeps them equal)
 COUPON_FIELDS = frozenset(
     {
         "code",
