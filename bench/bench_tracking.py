@@ -90,7 +90,7 @@ def run(seconds: float = SECONDS, repeat: int = REPEAT, write: bool = True) -> d
         stack._wait_port(bare_port)
         herald, bare = [], []
         for _ in range(repeat):
-            stack.sql("TRUNCATE events")
+            stack.sql("TRUNCATE events CASCADE")  # order_items refer to their events
             bare.append(loadgen.run(bare_port, requests, seconds, CONNECTIONS))
             load = loadgen.run(stack.port, requests, seconds, CONNECTIONS)
             recorded, unique = opens(stack)
