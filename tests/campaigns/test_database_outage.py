@@ -94,15 +94,18 @@ def test_through_outage_retries_lost_connections_only(db):
 
 
 class LostRenewal:
-    """Fails the first lease renewal of a batch, as a database restart would."""
+    """Fails the first lease renewal of a batch once ``ready()`` (some message went out), as a
+    database restart would; waiting for ``ready`` keeps the test independent of the machine's
+    speed (a slow start would otherwise lose the very first renewal, before any hand-off)."""
 
-    def __init__(self, engine) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, engine, ready) -> None:  # type: ignore[no-untyped-def]
         self.failed = 0
+        self.ready = ready
         event.listen(engine, "before_cursor_execute", self)
 
     def __call__(self, conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
         renewal = statement.lstrip().upper().startswith("UPDATE BATCHES SET LEASE_UNTIL")
-        if renewal and not self.failed:
+        if renewal and not self.failed and self.ready():
             self.failed += 1
             raise OperationalError(statement, parameters, ConnectionError("server closed"))
 
@@ -120,7 +123,7 @@ def test_rows_claimed_but_not_handed_off_when_the_lease_cannot_be_renewed_are_gi
         service.send_now(session, campaign)
     (batch_id,) = dispatch.tick(db, settings)
     slow = SlowChannel(settings, 0.1)
-    outage = LostRenewal(db.engine)
+    outage = LostRenewal(db.engine, ready=lambda: len(recorder.messages) >= 1)
     try:
         report = dispatch.send_batch(db, settings, batch_id, channel_for=lambda k, s: slow)
     finally:
