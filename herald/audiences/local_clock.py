@@ -17,19 +17,10 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import Values
 from sqlalchemy.sql.functions import FunctionElement
 
+from herald.core.clock import member_zone
 from herald.core.db import UTCDateTime
 
 NO_ZONE = ""  # the key members without a zone of their own are joined on
-
-
-def member_zone(name: str | None, default: ZoneInfo) -> ZoneInfo:
-    """A member's zone; a missing or unknown name falls back to the service zone."""
-    if not name:
-        return default
-    try:
-        return ZoneInfo(name)
-    except (ValueError, KeyError, OSError):
-        return default
 
 
 class Rows(Values):

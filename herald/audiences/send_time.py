@@ -23,10 +23,10 @@ from herald.audiences.local_clock import (
     LocalHour,
     LocalWeekday,
     local_parts,
-    member_zone,
     offsets_table,
 )
 from herald.audiences.models import Contact, Event
+from herald.core.clock import member_zone
 
 WINDOW_DAYS = 90
 ENGAGEMENT_TYPES = ("email.opened", "email.clicked", "sms.clicked")

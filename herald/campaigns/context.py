@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -76,15 +76,9 @@ def contact_context(contact: Contact | ContactRow) -> dict[str, Any]:
     }
 
 
-def member_zone(contact: Contact | None, default_zone: ZoneInfo) -> ZoneInfo:
+def member_zone(contact: Contact | ContactRow | None, default_zone: ZoneInfo) -> ZoneInfo:
     """The member's own zone where known (and valid), else the shop's."""
-    name = contact.timezone if contact is not None else None
-    if name:
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    return default_zone
+    return clock.member_zone(contact.timezone if contact is not None else None, default_zone)
 
 
 def promotion_snapshot(session: Session, promotion_id: int | None) -> dict[str, Any]:

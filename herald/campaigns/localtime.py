@@ -13,7 +13,7 @@ from sqlalchemy import case, literal, select
 from sqlalchemy.orm import Session
 
 from herald.audiences.models import Contact
-from herald.campaigns.policy import member_zone
+from herald.core import clock
 from herald.core.db import UTCDateTime
 
 
@@ -36,7 +36,7 @@ def members_with_due(
     whens = [
         (
             Contact.timezone == name,
-            literal(due_instant(schedule, member_zone(name, default)), UTCDateTime()),
+            literal(due_instant(schedule, clock.member_zone(name, default)), UTCDateTime()),
         )
         for name in zones
         if name

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from herald.audiences.models import Contact, Suppression
 from herald.campaigns import coupon_specs, coupons, tier_benefits
-from herald.campaigns.policy import member_zone, quiet_until
+from herald.campaigns.policy import quiet_until
 from herald.channels.base import Outcome, Recipient, RunInfo
 from herald.channels.member_day import BenefitPost, MemberDayChannel
 from herald.channels.registry import CHANNELS, channel_for
@@ -218,7 +218,7 @@ class MemberDaySender:
                     )
                 )
             }
-            zone = member_zone(contact.timezone, self.settings.timezone)
+            zone = clock.member_zone(contact.timezone, self.settings.timezone)
         notice_recipient = replace(recipient, context={**recipient.context, "coupon": dict(coupon)})
         notes = []
         for kind, channel, notice in prepared.notices:

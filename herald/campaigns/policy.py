@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from herald.core.settings import FrequencyCap
 
@@ -88,13 +88,3 @@ def _human(window: timedelta) -> str:
         if seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
-
-
-def member_zone(name: str | None, default: ZoneInfo) -> ZoneInfo:
-    """A member's zone; a missing or unknown one falls back to the service zone."""
-    if not name:
-        return default
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return default

@@ -21,7 +21,7 @@ from herald.audiences.models import Consent, Contact, ContactScore, Suppression
 from herald.campaigns import status as st
 from herald.campaigns.context import SCORE_FIELDS, ContactRow
 from herald.campaigns.models import Delivery
-from herald.campaigns.policy import Facts, Rules, decide, member_zone
+from herald.campaigns.policy import Facts, Rules, decide
 from herald.core import clock
 from herald.core.settings import Settings
 
@@ -178,7 +178,7 @@ def screen(
             sent_in_window=row.sent_in_window,
             transactional=transactional,
             quiet_hours_apply=quiet_consent is None or row.quiet_consented,
-            local_zone=member_zone(contact.timezone, settings.timezone),
+            local_zone=clock.member_zone(contact.timezone, settings.timezone),
         )
         decision = decide(facts, rules, now)
         if decision.action == "skip":

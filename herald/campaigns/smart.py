@@ -16,9 +16,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Integer, String, and_, column, func, select
 from sqlalchemy.orm import Session
 
-from herald.audiences.local_clock import NO_ZONE, Rows, member_zone
+from herald.audiences.local_clock import NO_ZONE, Rows
 from herald.audiences.models import Contact
 from herald.campaigns.schedules import wall_instant
+from herald.core.clock import member_zone
 from herald.core.db import UTCDateTime
 
 FALLBACK = -1  # the hour key of members without a best hour

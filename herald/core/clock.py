@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _offset = timedelta(0)
 
@@ -22,3 +23,13 @@ def reset() -> None:
     """Undo every :func:`shift`."""
     global _offset
     _offset = timedelta(0)
+
+
+def member_zone(name: str | None, default: ZoneInfo) -> ZoneInfo:
+    """A member's zone; a missing or unknown name falls back to the service zone."""
+    if not name:
+        return default
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return default

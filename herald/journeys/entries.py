@@ -27,7 +27,7 @@ from herald.journeys import segment_entry, signals
 from herald.journeys.models import Journey
 from herald.journeys.models import JourneyEntry as E
 from herald.journeys.models import JourneyVisit as V
-from herald.journeys.moves import next_time, wake, zone_of
+from herald.journeys.moves import next_time, wake
 
 HASH = 2654435761
 
@@ -71,7 +71,7 @@ def enter(
     wake_at = wake(first, now)
     if first["type"] == "wait" and "until_time" in first:
         contact = session.get(Contact, contact_id)
-        member_zone = zone_of(contact.timezone if contact else None, zone)
+        member_zone = clock.member_zone(contact.timezone if contact else None, zone)
         wake_at = next_time(first["until_time"], now, member_zone)
     # two identical events at once: the unique index on active entries lets one INSERT in and
     # the other does nothing (it waits for the first to commit, then finds the conflict)
@@ -133,7 +133,7 @@ def scheduled_entries(session: Session, journey: Journey, now: datetime, zone: Z
     ).all()
     taken = 0
     for name in names:
-        local = now.astimezone(zone_of(name, zone))
+        local = now.astimezone(clock.member_zone(name, zone))
         if local.strftime("%H:%M") < entry["time"]:
             continue
         # entering on the day offset_days from the birthday: the birthday is that far off
@@ -159,7 +159,7 @@ def _expiry_entries(
     ).all()
     taken = 0
     for name in names:
-        local = now.astimezone(zone_of(name, zone))
+        local = now.astimezone(clock.member_zone(name, zone))
         if local.strftime("%H:%M") < entry["time"]:
             continue
         expires = local.date() - timedelta(days=entry["offset_days"])

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, exists, insert, literal, select, update
 from sqlalchemy.orm import Session, aliased
 
 from herald.audiences.models import Contact
+from herald.core import clock
 from herald.core.db import UTCDateTime
 from herald.journeys.graph import EXIT
 from herald.journeys.models import JourneyEntry as E
@@ -87,16 +88,6 @@ def next_time(at: str, now: datetime, zone: ZoneInfo) -> datetime:
     return moment.astimezone(now.tzinfo)
 
 
-def zone_of(name: str | None, default: ZoneInfo) -> ZoneInfo:
-    """A member's zone, the service zone when they have none (or an unknown one)."""
-    if not name:
-        return default
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return default
-
-
 def settle_times(
     session: Session,
     journey_id: int,
@@ -120,9 +111,10 @@ def settle_times(
         ).all()
         for name in zones:
             in_zone = Contact.timezone.is_(None) if name is None else Contact.timezone == name
+            wake_at = next_time(step["until_time"], now, clock.member_zone(name, default))
             session.execute(
                 update(E)
                 .where(waiting, E.contact_id.in_(select(Contact.id).where(in_zone)))
-                .values(wake_at=next_time(step["until_time"], now, zone_of(name, default)))
+                .values(wake_at=wake_at)
                 .execution_options(synchronize_session=False)
             )
