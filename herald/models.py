@@ -18,6 +18,7 @@ from herald.campaigns.promotions import Promotion
 from herald.campaigns.tier_benefits import TierBenefit
 from herald.core.accounts import ApiToken, User
 from herald.core.db import Base
+from herald.core.journal import JournalPosition
 from herald.journeys.models import (
     Journey,
     JourneyEntry,
@@ -39,6 +40,7 @@ __all__ = [
     "Delivery",
     "Event",
     "ImportJob",
+    "JournalPosition",
     "Journey",
     "JourneyEntry",
     "JourneySegmentMember",

@@ -43,7 +43,7 @@ def _machine_expr(forced: bool, windowed: bool) -> ColumnElement[bool]:
 
 
 @cache
-def _statement(forced: bool, windowed: bool) -> Executable:
+def _statement(forced: bool, windowed: bool, returning: bool = True) -> Executable:
     """The INSERT … SELECT … RETURNING for one shape of machine test, built once per process:
     every value is a bound parameter, so each request only binds and runs it."""
     deliveries, runs, events = Delivery.__table__, Run.__table__, Event.__table__
@@ -74,6 +74,8 @@ def _statement(forced: bool, windowed: bool) -> Executable:
         ],
         rows,
     )
+    if not returning:
+        return statement
     # RETURNING, not rowcount: psycopg reports -1 for some INSERT … SELECT statements
     return statement.returning(events.c.id, events.c.machine, events.c.contact_id)
 
@@ -103,3 +105,32 @@ def record_tracking_event(
         params["cutoff"] = now - window
     row = connection.execute(_statement(machine_agent, windowed), params).first()
     return None if row is None else Recorded(int(row[0]), bool(row[1]), row[2])
+
+
+class Tracked(NamedTuple):
+    """One open or click as the tracking journal hands it over."""
+
+    kind: str
+    delivery_id: int
+    at: datetime
+    machine_agent: bool
+    data: Mapping[str, Any]
+
+
+def record_many(connection: Connection, items: list[Tracked], window: timedelta) -> None:
+    """Insert many events nobody waits on (no journey reacts to them): one ``executemany`` per
+    shape of machine test, which psycopg pipelines. A missing delivery records nothing."""
+    groups: dict[tuple[bool, bool], list[dict[str, Any]]] = {}
+    for item in items:
+        windowed = not item.machine_agent and window > timedelta(0)
+        params: dict[str, Any] = {
+            "kind": item.kind,
+            "delivery_id": item.delivery_id,
+            "occurred_at": item.at,
+            "data": dict(item.data),
+        }
+        if windowed:
+            params["cutoff"] = item.at - window
+        groups.setdefault((item.machine_agent, windowed), []).append(params)
+    for (forced, windowed), rows in groups.items():
+        connection.execute(_statement(forced, windowed, returning=False), rows)

@@ -227,6 +227,8 @@ class Settings:
     # how long the Redis broker keeps a taken, unacknowledged wake-up before handing it out again
     # (kombu's default: one hour); see RELIABILITY.md, fault scenario 3
     broker_visibility_timeout: timedelta | None = None
+    # where web processes journal opens and clicks before recording them (None: in the request)
+    tracking_journal: Path | None = None
 
     @property
     def dkim_enabled(self) -> bool:
@@ -342,6 +344,7 @@ class Settings:
             ),
             **_security(get, get("PUBLIC_URL", "") or ""),
             extra={k: v for k, v in env.items() if k.startswith("HERALD_")},
+            tracking_journal=_journal_dir(get("TRACKING_JOURNAL"), instance),
             ab_min_sample=_int("HERALD_AB_MIN_SAMPLE", get("AB_MIN_SAMPLE", "100"), 1, 10_000_000),
             broker_visibility_timeout=_visibility(get("BROKER_VISIBILITY_TIMEOUT")),
         )
@@ -447,6 +450,19 @@ def normalise_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def _journal_dir(value: str | None, instance: Path) -> Path | None:
+    """``HERALD_TRACKING_JOURNAL``: a directory, ``off`` (record in the request), or unset (the
+    instance's ``tracking-journal``)."""
+    if value is None:
+        return instance / "tracking-journal"
+    if value.lower() in {"off", "none", "0", "false", "no"}:
+        return None
+    path = Path(value).absolute()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"HERALD_TRACKING_JOURNAL: {value!r} is a file, not a directory")
+    return path
 
 
 def _instance_secret(instance: Path) -> str:

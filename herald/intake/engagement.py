@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from herald.audiences.models import Event
-from herald.campaigns.track_ingest import record_tracking_event
+from herald.campaigns.track_ingest import Tracked, record_many, record_tracking_event
 from herald.journeys import entries as journeys
 
 
@@ -48,5 +48,33 @@ def tracked(
         )
         with Session(bind=connection) as session:
             journeys.on_event(session, event, zone)
-            session.flush()
+            # never commits the connection's transaction (the caller does); inside a savepoint
+            # (the tracking journal's batches) it keeps the session's work, which closing an
+            # uncommitted session would roll back
+            session.commit()
     return True
+
+
+def tracked_many(
+    connection: Connection, items: list[Tracked], *, window: timedelta, zone: ZoneInfo
+) -> None:
+    """Record a batch of opens and clicks on ``connection``'s transaction: those of a kind no
+    live journey reacts to (and every machine one) in one pipelined batch, the others one by one
+    through :func:`tracked` so journeys see each."""
+    with Session(bind=connection) as session:
+        heard = journeys.kinds_heard(session)
+    quiet = [i for i in items if i.machine_agent or i.kind not in heard]
+    if quiet:
+        record_many(connection, quiet, window)
+    for item in items:
+        if not item.machine_agent and item.kind in heard:
+            tracked(
+                connection,
+                item.kind,
+                item.delivery_id,
+                item.data,
+                machine_agent=False,
+                window=window,
+                now=item.at,
+                zone=zone,
+            )

@@ -47,6 +47,20 @@ def on_event(session: Session, event: Event, zone: ZoneInfo) -> None:
             enter(session, journey, event.contact_id, now, zone, data=event.data)
 
 
+def kinds_heard(session: Session) -> set[str]:
+    """The event types some live journey reacts to as they arrive (an entry, a goal, a
+    ``wait_for``); :func:`on_event` does nothing for any other type."""
+    heard: set[str] = set()
+    for definition in session.scalars(
+        select(Journey.definition).where(Journey.status.in_(("active", "paused")))
+    ):
+        entry = definition["entry"].get("event")
+        if entry:
+            heard.add(entry)
+        heard |= signals.kinds_listened(definition)
+    return heard
+
+
 def enter(
     session: Session,
     journey: Journey,

@@ -35,9 +35,14 @@ from herald.journeys.moves import move
 
 def listens(definition: dict[str, Any], kind: str) -> bool:
     """Whether events of ``kind`` end or move a member of this journey (goal, wait_for)."""
-    if kind in definition.get("exit_on", []):
-        return True
-    return any(s["type"] == "wait_for" and s["event"] == kind for s in definition["steps"])
+    return kind in kinds_listened(definition)
+
+
+def kinds_listened(definition: dict[str, Any]) -> set[str]:
+    """The event types that end or move a member of this journey (goal, wait_for)."""
+    kinds = set(definition.get("exit_on", []))
+    kinds.update(s["event"] for s in definition["steps"] if s["type"] == "wait_for")
+    return kinds
 
 
 def on_event(session: Session, journey: Journey, event: Event, now: datetime) -> None:

@@ -41,20 +41,30 @@ def csp_nonce() -> str:
     return g.csp_nonce
 
 
+def header_pairs(nonce: str, secure: bool) -> list[tuple[str, str]]:
+    """Every response's security headers (also used by the tracking paths, which answer before
+    Flask)."""
+    pairs = [
+        ("Content-Security-Policy", CSP.format(nonce=nonce)),
+        ("X-Frame-Options", "DENY"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+        ("Cross-Origin-Opener-Policy", "same-origin"),
+        ("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"),
+        # replaces Werkzeug's and gunicorn's version banner (both keep a Server header we set)
+        ("Server", SERVER),
+    ]
+    if secure:
+        pairs.append(("Strict-Transport-Security", HSTS))
+    return pairs
+
+
 def _secure_headers(response: Response) -> Response:
-    headers = response.headers
-    headers["Content-Security-Policy"] = CSP.format(nonce=csp_nonce())
-    headers["X-Frame-Options"] = "DENY"
-    headers["X-Content-Type-Options"] = "nosniff"
-    headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
-    headers["Cross-Origin-Opener-Policy"] = "same-origin"
-    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
     from flask import current_app, request
 
-    if request.is_secure or current_app.extensions["herald.settings"].secure_cookies:
-        headers["Strict-Transport-Security"] = HSTS
-    # replaces Werkzeug's and gunicorn's version banner (both keep a Server header we set)
-    headers["Server"] = SERVER
+    secure = request.is_secure or current_app.extensions["herald.settings"].secure_cookies
+    for name, value in header_pairs(csp_nonce(), secure):
+        response.headers[name] = value
     return response
 
 
