@@ -107,3 +107,42 @@ def test_a_connection_postgresql_closed_is_replaced_and_the_open_still_recorded(
     assert killed >= 1  # the tracking engine's pooled connection among them
     assert client.get(sent["pixel"], headers=proxy).status_code == 200
     assert [e.machine for e in events(db, "email.opened")] == [True, True]
+
+
+@pytest.mark.parametrize("window", WINDOWS, ids=["window-off", "window-2s"])
+@pytest.mark.parametrize("agent", [False, True], ids=["person", "scanner"])
+def test_a_batch_records_what_one_by_one_records(db, sent, window, agent):  # noqa: F811
+    """The tracking journal's batch insert (one unnest statement on PostgreSQL) decides the
+    machine window, the moment and the data exactly as the one-event statement does."""
+    from herald.campaigns.track_ingest import Tracked, record_many
+
+    delivery_id = sent["delivery"].id
+    now = clock.now()
+    for age in AGES:
+        sent_at = None if age is None else now - age
+        with db.session() as session:
+            session.execute(
+                update(Delivery).where(Delivery.id == delivery_id).values(sent_at=sent_at)
+            )
+        data = {"user_agent": HUMAN, "age": str(age)}
+        with db.engine.begin() as connection:
+            record_tracking_event(
+                connection,
+                "email.opened",
+                delivery_id,
+                data,
+                machine_agent=agent,
+                window=window,
+                now=now,
+            )
+            record_many(
+                connection,
+                [
+                    Tracked("email.clicked", delivery_id, now, agent, data),
+                    Tracked("email.clicked", delivery_id + 1000, now, agent, data),  # unknown
+                ],
+                window,
+            )
+    one = [(e.machine, e.occurred_at, e.data, e.run_id) for e in events(db, "email.opened")]
+    many = [(e.machine, e.occurred_at, e.data, e.run_id) for e in events(db, "email.clicked")]
+    assert many == one and len(one) == len(AGES)
