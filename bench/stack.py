@@ -207,6 +207,12 @@ class Stack:
             result = conn.execute(text(statement), params)
             return result.scalar() if result.returns_rows else None
 
+    def sql_all(self, statement: str, **params: Any) -> list[Any]:
+        """Run one query in its own transaction; every row."""
+        assert self.engine is not None
+        with self.engine.begin() as conn:
+            return list(conn.execute(text(statement), params).all())
+
     def wait_http(self, path: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while True:
