@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, exists, false, func, literal, or_, select, true
+from sqlalchemy import Select, bindparam, exists, false, func, literal, or_, select, true
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -23,6 +24,7 @@ from herald.campaigns.context import SCORE_FIELDS, ContactRow
 from herald.campaigns.models import Delivery
 from herald.campaigns.policy import Facts, Rules, decide
 from herald.core import clock
+from herald.core.db import UTCDateTime
 from herald.core.settings import Settings
 
 
@@ -59,6 +61,71 @@ class Screened:
     deferred: int
 
 
+@cache
+def _chunk_statement(
+    kind: str,
+    address_field: str | None,
+    consent: str | None,
+    quiet_consent: str | None,
+    capped: bool,
+) -> Select[Any]:
+    """The chunk's SELECT for one channel shape; every value is a bound parameter."""
+    if address_field:
+        address = getattr(Contact, address_field)
+        suppressed: ColumnElement[bool] = exists(
+            select(Suppression.id).where(
+                Suppression.channel == kind, Suppression.address == address
+            )
+        )
+    else:
+        suppressed = false()
+    now = bindparam("now", type_=UTCDateTime)
+    recent: Any = literal(0)
+    if capped:
+        earlier = aliased(Delivery)
+        recent = (
+            select(func.count())
+            .where(
+                earlier.contact_id == Contact.id,
+                earlier.status == st.SENT,
+                earlier.sent_at >= bindparam("window_start", type_=UTCDateTime),
+                earlier.run_id != bindparam("run_id"),
+            )
+            .correlate(Contact)
+            .scalar_subquery()
+        )
+    contact_columns = [
+        getattr(ContactScore if name in SCORE_FIELDS else Contact, name)
+        for name in ContactRow._fields
+    ]
+    return (
+        select(
+            Delivery.id,
+            Delivery.run_id,
+            Delivery.contact_id,
+            Delivery.variant_id,
+            Delivery.attempts,
+            Delivery.data,
+            *contact_columns,
+            _consented(consent).label("consented"),
+            _consented(quiet_consent).label("quiet_consented"),
+            suppressed.label("suppressed"),
+            recent.label("sent_in_window"),
+        )
+        .join(Contact, Contact.id == Delivery.contact_id)
+        .outerjoin(ContactScore, ContactScore.contact_id == Contact.id)
+        .where(
+            Delivery.run_id == bindparam("run_id"),
+            Delivery.batch_seq == bindparam("seq"),
+            Delivery.status == st.PENDING,
+            Delivery.id > bindparam("after_id"),
+            or_(Delivery.not_before.is_(None), Delivery.not_before <= now),
+        )
+        .order_by(Delivery.id)
+        .limit(bindparam("limit"))
+    )
+
+
 def _consented(channel: str | None) -> ColumnElement[bool]:
     if channel is None:
         return true()
@@ -80,62 +147,27 @@ def read_chunk(
     now: datetime,
 ) -> list[ChunkRow]:
     """The next ``limit`` pending rows of the batch after ``after_id`` (due now), with the
-    policy's facts, in one SELECT."""
-    address_field: str | None = channel.address
-    if address_field:
-        address = getattr(Contact, address_field)
-        suppressed: ColumnElement[bool] = exists(
-            select(Suppression.id).where(
-                Suppression.channel == channel.kind, Suppression.address == address
-            )
-        )
-    else:
-        suppressed = false()
+    policy's facts, in one SELECT (built once per process and channel shape, run as a Core
+    statement: no ORM machinery per chunk)."""
     cap = rules.frequency_cap
-    recent: Any = literal(0)
+    statement = _chunk_statement(
+        channel.kind,
+        channel.address,
+        channel.consent,
+        getattr(channel, "quiet_consent", None),
+        cap is not None,
+    )
+    params: dict[str, Any] = {
+        "run_id": run_id,
+        "seq": seq,
+        "after_id": after_id,
+        "limit": limit,
+        "now": now,
+    }
     if cap is not None:
-        earlier = aliased(Delivery)
-        recent = (
-            select(func.count())
-            .where(
-                earlier.contact_id == Contact.id,
-                earlier.status == st.SENT,
-                earlier.sent_at >= now - cap.window,
-                earlier.run_id != run_id,
-            )
-            .correlate(Contact)
-            .scalar_subquery()
-        )
-    contact_columns = [
-        getattr(ContactScore if name in SCORE_FIELDS else Contact, name)
-        for name in ContactRow._fields
-    ]
-    rows = session.execute(
-        select(
-            Delivery.id,
-            Delivery.run_id,
-            Delivery.contact_id,
-            Delivery.variant_id,
-            Delivery.attempts,
-            Delivery.data,
-            *contact_columns,
-            _consented(channel.consent).label("consented"),
-            _consented(getattr(channel, "quiet_consent", None)).label("quiet_consented"),
-            suppressed.label("suppressed"),
-            recent.label("sent_in_window"),
-        )
-        .join(Contact, Contact.id == Delivery.contact_id)
-        .outerjoin(ContactScore, ContactScore.contact_id == Contact.id)
-        .where(
-            Delivery.run_id == run_id,
-            Delivery.batch_seq == seq,
-            Delivery.status == st.PENDING,
-            Delivery.id > after_id,
-            or_(Delivery.not_before.is_(None), Delivery.not_before <= now),
-        )
-        .order_by(Delivery.id)
-        .limit(limit)
-    ).all()
+        params["window_start"] = now - cap.window
+    rows = session.connection().execute(statement, params).all()
+    contact_columns = ContactRow._fields
     width = len(contact_columns)
     return [
         ChunkRow(

@@ -19,7 +19,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, object_session
 
@@ -51,6 +51,19 @@ from herald.core.settings import Settings
 from herald.templating.tracking import unsubscribe_url
 
 log = logging.getLogger(__name__)
+
+_ledger = Delivery.__table__
+# pending → sending for the chunk's sendable rows; a Core statement compiled once per process
+_CLAIM = (
+    update(_ledger)
+    .where(_ledger.c.id.in_(bindparam("ids", expanding=True)), _ledger.c.status == st.PENDING)
+    .values(
+        status=st.SENDING,
+        claimed_at=bindparam("now", type_=_ledger.c.claimed_at.type),
+        attempts=_ledger.c.attempts + 1,
+    )
+    .returning(_ledger.c.id)
+)
 
 
 @dataclass
@@ -248,16 +261,8 @@ class BatchSender:
             return set()
         now = clock.now()
         self.claim_stamp = now
-        return set(
-            session.scalars(
-                update(Delivery)
-                .where(Delivery.id.in_(ids), Delivery.status == st.PENDING)
-                .values(status=st.SENDING, claimed_at=now, attempts=Delivery.attempts + 1)
-                .returning(Delivery.id)
-                # the loaded rows keep their pre-claim attempts: _record counts this one itself
-                .execution_options(synchronize_session=False)
-            )
-        )
+        # the loaded rows keep their pre-claim attempts: _record counts this one itself
+        return set(session.connection().execute(_CLAIM, {"ids": ids, "now": now}).scalars())
 
     def _issue_coupons(self, session: Session, rows: list[tuple[LedgerRow, ContactRow]]) -> None:
         """The claimed rows' coupons, committed with the claim before any hand-off."""

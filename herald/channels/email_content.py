@@ -41,15 +41,16 @@ class PreparedContent:
     def render(self, context: Mapping[str, Any], delivery_id: int) -> tuple[str, str | None]:
         """``(text, html)`` for one member; html is ``None`` for a text-only variant."""
         unsubscribe = str(context.get("unsubscribe_url") or "")
+        signed: dict[tuple[str, int], str] = {}
         body = None
         if self.html is not None:
-            links = LinkTracker(self.public_url, self.secret, delivery_id, unsubscribe)
+            links = LinkTracker(self.public_url, self.secret, delivery_id, unsubscribe, signed)
             body = templates.render(self.html, context, links)
             if self.inline_per_member:
                 body = _INLINER.inline(body)
         if self.text is not None:
             # the text part's links in the same order get the same positions (and tokens)
-            links = LinkTracker(self.public_url, self.secret, delivery_id, unsubscribe)
+            links = LinkTracker(self.public_url, self.secret, delivery_id, unsubscribe, signed)
             text = tidy(templates.render(self.text, context, links))
         else:
             text = html_to_text(body or "")

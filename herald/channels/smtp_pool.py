@@ -194,7 +194,7 @@ def _pipelined(lease: _Lease, sender: str, recipient: str) -> Outcome | None:
     one round trip instead of three. ``None`` once the server waits for the message; else the
     outcome of the first refusal. Nothing of the message has left before ``None``."""
     smtp = lease.smtp
-    smtp.send(f"MAIL FROM:{quoteaddr(sender)}\r\nRCPT TO:{quoteaddr(recipient)}\r\nDATA\r\n")
+    smtp.send(f"MAIL FROM:{_quote(sender)}\r\nRCPT TO:{_quote(recipient)}\r\nDATA\r\n")
     (mail, mail_reply), (rcpt, rcpt_reply), (data, data_reply) = (smtp.getreply() for _ in "123")
     if data == 354 and (mail != 250 or rcpt not in (250, 251)):
         # a server that accepts DATA after refusing the envelope gets an empty message ended
@@ -210,6 +210,18 @@ def _pipelined(lease: _Lease, sender: str, recipient: str) -> Outcome | None:
         _reset(lease)
         return classify(data, data_reply, "DATA", recipient)
     return None
+
+
+# a bare addr-spec: nothing for smtplib's parser (``quoteaddr``) to take apart
+_PLAIN_ADDRESS = re.compile(r"[^\s<>()\[\],;:\"\\@]+@[^\s<>()\[\],;:\"\\@]+")
+
+
+def _quote(address: str) -> str:
+    """``<address>`` for the envelope, as ``smtplib.quoteaddr`` gives it; a bare addr-spec (every
+    recipient: the channel checked it) skips the RFC 5322 parser, 60 µs a message."""
+    if _PLAIN_ADDRESS.fullmatch(address):
+        return f"<{address}>"
+    return quoteaddr(address)
 
 
 def _body(smtp: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:

@@ -98,6 +98,12 @@ class Sandbox(ImmutableSandboxedEnvironment):
         return tree
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(getattr(__obj, "__self__", None), TrackExtension):
+            # Herald's own link tracking, compiled in by the extension (a template cannot name
+            # it): nothing to sandbox or budget, and it runs for every link of every message
+            kwargs.pop("_loop_vars", None)  # what Context.call would strip
+            kwargs.pop("_block_vars", None)
+            return __obj(*args, **kwargs)
         budget.check_call(__obj, args, kwargs)
         if isinstance(__obj, LoopContext) and args:  # a recursive loop's next level
             args = (budget.loop_items(args[0]), *args[1:])

@@ -44,13 +44,23 @@ class LinkTracker:
     """The links of one delivery: each tracked target rendered becomes a signed click URL with
     its position (1, 2, … in the order the message renders them)."""
 
-    def __init__(self, public_url: str, secret: str, delivery_id: int, unsubscribe: str) -> None:
+    def __init__(
+        self,
+        public_url: str,
+        secret: str,
+        delivery_id: int,
+        unsubscribe: str,
+        signed: dict[tuple[str, int], str] | None = None,
+    ) -> None:
         self.public_url = public_url
         self.secret = secret
         self.delivery_id = delivery_id
         self.unsubscribe = unsubscribe
         self.position = 0
         self.targets: list[str] = []
+        # click URLs by (target, position): the text part's links repeat the HTML part's, and
+        # one delivery's trackers share this so each is signed once
+        self.signed = {} if signed is None else signed
 
     def link(self, target: str) -> str | None:
         """The click URL for ``target``, or None when it is left as written."""
@@ -58,7 +68,12 @@ class LinkTracker:
             return None
         self.position += 1
         self.targets.append(target)
-        return click_url(self.public_url, self.secret, self.delivery_id, target, self.position)
+        key = (target, self.position)
+        url = self.signed.get(key)
+        if url is None:
+            url = click_url(self.public_url, self.secret, self.delivery_id, target, self.position)
+            self.signed[key] = url
+        return url
 
     def pixel(self) -> str:
         """The open pixel's URL."""

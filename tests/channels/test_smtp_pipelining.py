@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from smtplib import quoteaddr
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from hypothesis import given
+from hypothesis import strategies as st
 
-from herald.channels.smtp_pool import SmtpPool
+from herald.channels.smtp_pool import SmtpPool, _quote
 from herald.core.settings import Settings
 from tests.conftest import SmtpRecorder, free_port
 
@@ -103,3 +106,16 @@ def test_a_refused_sender_is_permanent_without_a_bounce(tmp_path, server):
     assert outcome.reason.startswith("SMTP 553 at MAIL FROM")
     assert outcome.event is None
     assert recorder.messages == []
+
+
+@given(
+    local=st.text(alphabet=st.characters(codec="ascii"), min_size=0, max_size=12),
+    domain=st.text(alphabet=st.characters(codec="ascii"), min_size=0, max_size=12),
+    name=st.sampled_from(["", "Shop ", '"A, B" ']),
+)
+def test_the_envelope_quoting_agrees_with_smtplib(local, domain, name):
+    """The fast path for a bare address gives what ``smtplib.quoteaddr`` gives, and anything
+    else goes to it."""
+    address = f"{local}@{domain}"
+    for given_address in (address, f"{name}<{address}>", local):
+        assert _quote(given_address) == quoteaddr(given_address)
