@@ -32,7 +32,11 @@ class LostConnection:
         event.listen(engine, "before_cursor_execute", self)
 
     def __call__(self, conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        closing = statement.lstrip().upper().startswith("UPDATE DELIVERIES SET")
+        closing = (
+            statement.lstrip()
+            .upper()
+            .startswith(("UPDATE DELIVERIES SET", "UPDATE DELIVERIES AS D SET"))
+        )
         if self.left and closing and "sent_at" in statement:
             self.left -= 1
             self.failed += 1
