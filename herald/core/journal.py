@@ -175,7 +175,11 @@ class Journal:
             if self._own is not old:
                 return 0
             self._own = self._create()
-        applied = self._drain_file(engine, old, apply)
+        try:
+            applied = self._drain_file(engine, old, apply)
+        except BaseException:
+            old.close()  # unlocked: any drainer (this one included) adopts it later
+            raise
         self._remove(engine, old)
         return applied
 
@@ -202,7 +206,11 @@ class Journal:
             file.close()
             return 0  # finished and removed between the listing and the lock
         log.info("adopting journal %s", path.name)
-        applied = self._drain_file(engine, file, apply)
+        try:
+            applied = self._drain_file(engine, file, apply)
+        except BaseException:
+            file.close()  # let it go, so it can be adopted again
+            raise
         size = os.fstat(fd).st_size
         if file.position is not None and size > file.position:
             # a torn last record (its writer died mid-write): dropped, reported

@@ -76,6 +76,7 @@ class TrackingJournal:
         self._thread: threading.Thread | None = None
         self._thread_pid = 0
         self._wake = threading.Event()
+        self._starting = threading.Lock()
         self._stop = threading.Event()
         self._orphans_every = max(1, int(5 / interval))  # look for dead processes' files every ~5 s
 
@@ -85,7 +86,9 @@ class TrackingJournal:
         """Append one open or click (the request's whole share of the work)."""
         self.journal.append(encode(kind, delivery_id, at, machine, data))
         if self._thread_pid != os.getpid():
-            self._start()
+            with self._starting:
+                if self._thread_pid != os.getpid():
+                    self._start()
 
     def apply(self, connection: Connection, lines: list[bytes]) -> None:
         """Record a batch of lines on ``connection``'s transaction. A line that cannot be

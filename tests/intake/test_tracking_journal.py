@@ -220,3 +220,20 @@ def test_a_journey_entered_on_a_click_hears_a_journaled_click_and_no_machine_one
     stats = client.get(f"/api/v1/journeys/{journey['id']}/stats", headers=auth).json
     assert stats["entered"] == 1, stats  # the person's click, not the scanner's
     assert _count(db, "email.clicked") == 2 and _count(db, "email.opened") == 2
+
+
+def test_a_dead_process_file_is_adopted_again_after_the_database_came_back(db, sent, tmp_path):  # noqa: F811
+    directory = tmp_path / "j"
+    child = multiprocessing.get_context("spawn").Process(
+        target=_dead_writer, args=(str(directory), sent["delivery"].id, 12, True)
+    )
+    child.start()
+    child.join(60)
+    survivor = _journal(db, directory)
+    working = survivor.engine
+    survivor.engine = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    with pytest.raises(Exception):  # noqa: B017, PT011 - the driver's connection refused
+        survivor.drain(adopt=True)
+    survivor.engine = working
+    assert survivor.drain(adopt=True) == 12  # the failed adoption let go of the file's lock
+    assert _count(db, "email.opened") == 12 and not list(directory.glob("*.journal"))
