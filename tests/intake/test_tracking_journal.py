@@ -232,7 +232,7 @@ def test_a_dead_process_file_is_adopted_again_after_the_database_came_back(db, s
     survivor = _journal(db, directory)
     working = survivor.engine
     survivor.engine = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
-    with pytest.raises(Exception):  # noqa: B017, PT011 - the driver's connection refused
+    with pytest.raises(Exception):  # noqa: B017 - the driver's connection refused
         survivor.drain(adopt=True)
     survivor.engine = working
     assert survivor.drain(adopt=True) == 12  # the failed adoption let go of the file's lock
