@@ -81,6 +81,16 @@ def _statement(forced: bool, windowed: bool, returning: bool = True) -> Executab
     return statement.returning(events.c.id, events.c.machine, events.c.contact_id)
 
 
+class Tracked(NamedTuple):
+    """One open or click as the tracking journal hands it over."""
+
+    kind: str
+    delivery_id: int
+    at: datetime
+    machine_agent: bool
+    data: Mapping[str, Any]
+
+
 def record_tracking_event(
     connection: Connection,
     kind: str,
@@ -95,27 +105,25 @@ def record_tracking_event(
     machine event and its member, or ``None`` when no such delivery exists.
     ``machine_agent`` is the caller's verdict on the request alone (a proxy or scanner agent, a
     ``HEAD``); the time window is checked against the delivery here. The caller commits."""
-    windowed = not machine_agent and window > timedelta(0)
-    params: dict[str, Any] = {
-        "kind": kind,
-        "delivery_id": delivery_id,
-        "occurred_at": now,
-        "data": dict(data),
-    }
-    if windowed:
-        params["cutoff"] = now - window
+    item = Tracked(kind, delivery_id, now, machine_agent, data)
+    windowed, params = _bound(item, window)
     row = connection.execute(_statement(machine_agent, windowed), params).first()
     return None if row is None else Recorded(int(row[0]), bool(row[1]), row[2])
 
 
-class Tracked(NamedTuple):
-    """One open or click as the tracking journal hands it over."""
-
-    kind: str
-    delivery_id: int
-    at: datetime
-    machine_agent: bool
-    data: Mapping[str, Any]
+def _bound(item: Tracked, window: timedelta) -> tuple[bool, dict[str, Any]]:
+    """Whether the machine window applies to ``item``, and its parameters for
+    :func:`_statement`."""
+    windowed = not item.machine_agent and window > timedelta(0)
+    params: dict[str, Any] = {
+        "kind": item.kind,
+        "delivery_id": item.delivery_id,
+        "occurred_at": item.at,
+        "data": dict(item.data),
+    }
+    if windowed:
+        params["cutoff"] = item.at - window
+    return windowed, params
 
 
 def record_many(connection: Connection, items: list[Tracked], window: timedelta) -> None:
@@ -128,15 +136,7 @@ def record_many(connection: Connection, items: list[Tracked], window: timedelta)
         return
     groups: dict[tuple[bool, bool], list[dict[str, Any]]] = {}
     for item in items:
-        windowed = not item.machine_agent and window > timedelta(0)
-        params: dict[str, Any] = {
-            "kind": item.kind,
-            "delivery_id": item.delivery_id,
-            "occurred_at": item.at,
-            "data": dict(item.data),
-        }
-        if windowed:
-            params["cutoff"] = item.at - window
+        windowed, params = _bound(item, window)
         groups.setdefault((item.machine_agent, windowed), []).append(params)
     for (forced, windowed), rows in groups.items():
         connection.execute(_statement(forced, windowed, returning=False), rows)

@@ -86,6 +86,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
+def connection_lost(exc: DBAPIError) -> bool:
+    """True when ``exc`` says the server went away (a restart, a failover, a stale pooled
+    connection), so the same work can be tried again on a fresh connection; False for an error
+    the statement itself caused."""
+    return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+
+
 class Database:
     """One engine and its session factory."""
 
@@ -140,10 +147,7 @@ class Database:
                 with self.session() as session:
                     return work(session)
             except DBAPIError as exc:
-                lost = exc.connection_invalidated or isinstance(
-                    exc, OperationalError | InterfaceError
-                )
-                if not lost or time.monotonic() >= deadline:
+                if not connection_lost(exc) or time.monotonic() >= deadline:
                     raise
                 log.warning("database unavailable, trying again: %s", str(exc).splitlines()[0])
                 if before_retry is not None:

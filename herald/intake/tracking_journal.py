@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from herald.campaigns.track_ingest import Tracked
+from herald.core.db import connection_lost
 from herald.core.journal import Journal
 from herald.intake import engagement
 
@@ -107,7 +108,7 @@ class TrackingJournal:
                 engagement.tracked_many(connection, items, window=self.window, zone=self.zone)
             return
         except DBAPIError as exc:
-            if exc.connection_invalidated or _is_outage(exc):
+            if connection_lost(exc):
                 raise
             log.warning("tracking batch refused, recording one by one: %s", exc)
         except Exception:
@@ -117,7 +118,7 @@ class TrackingJournal:
                 with connection.begin_nested():
                     engagement.tracked_many(connection, [item], window=self.window, zone=self.zone)
             except DBAPIError as exc:
-                if exc.connection_invalidated or _is_outage(exc):
+                if connection_lost(exc):
                     raise
                 log.exception("tracking record skipped: %r", item)
             except Exception:
@@ -160,9 +161,3 @@ class TrackingJournal:
         except Exception:
             log.exception("tracking journal: last drain failed; another process will take it")
         self.journal.close()
-
-
-def _is_outage(exc: DBAPIError) -> bool:
-    from sqlalchemy.exc import InterfaceError, OperationalError
-
-    return isinstance(exc, OperationalError | InterfaceError)
