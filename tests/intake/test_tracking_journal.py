@@ -7,11 +7,14 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, func, select
+from sqlalchemy.exc import OperationalError
 
 from herald.audiences.models import Event
 from herald.core import clock, journal
@@ -90,14 +93,32 @@ def _dead_writer(directory: str, delivery_id: int, n: int, kill: bool) -> None:
     os._exit(0)
 
 
-@pytest.mark.parametrize("kill", [True, False], ids=["killed", "exited-without-draining"])
-def test_the_file_of_a_dead_process_is_adopted_and_removed(db, sent, tmp_path, kill):  # noqa: F811
-    directory = tmp_path / "j"
+def _leave_orphan(directory: Path, delivery_id: int, n: int, kill: bool) -> None:
+    """A process appends ``n`` opens to its journal in ``directory`` and dies undrained."""
     child = multiprocessing.get_context("spawn").Process(
-        target=_dead_writer, args=(str(directory), sent["delivery"].id, 25, kill)
+        target=_dead_writer, args=(str(directory), delivery_id, n, kill)
     )
     child.start()
     child.join(60)
+
+
+@contextmanager
+def _database_away(tracking: TrackingJournal) -> Iterator[None]:
+    """Inside the block the journal's database refuses connections, and the block must fail
+    on it; afterwards the real one is back."""
+    working = tracking.engine
+    tracking.engine = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    try:
+        with pytest.raises(OperationalError):  # the driver's connection refused
+            yield
+    finally:
+        tracking.engine = working
+
+
+@pytest.mark.parametrize("kill", [True, False], ids=["killed", "exited-without-draining"])
+def test_the_file_of_a_dead_process_is_adopted_and_removed(db, sent, tmp_path, kill):  # noqa: F811
+    directory = tmp_path / "j"
+    _leave_orphan(directory, sent["delivery"].id, 25, kill)
     [orphan] = directory.glob("*.journal")
     survivor = _journal(db, directory)
     assert survivor.drain(adopt=False) == 0  # only its own file: the orphan waits
@@ -118,12 +139,9 @@ def test_a_live_process_file_is_not_adopted(db, sent, tmp_path):  # noqa: F811
 def test_lines_wait_in_the_file_while_the_database_is_away(db, sent, tmp_path):  # noqa: F811
     tracking = _journal(db, tmp_path / "j")
     _append(tracking, sent["delivery"].id, 7)
-    working = tracking.engine
-    tracking.engine = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
-    with pytest.raises(Exception):  # noqa: B017 - the driver's connection refused
+    with _database_away(tracking):
         tracking.drain()
     assert _count(db, "email.opened") == 0
-    tracking.engine = working
     assert tracking.drain() == 7
     assert _count(db, "email.opened") == 7
 
@@ -224,16 +242,9 @@ def test_a_journey_entered_on_a_click_hears_a_journaled_click_and_no_machine_one
 
 def test_a_dead_process_file_is_adopted_again_after_the_database_came_back(db, sent, tmp_path):  # noqa: F811
     directory = tmp_path / "j"
-    child = multiprocessing.get_context("spawn").Process(
-        target=_dead_writer, args=(str(directory), sent["delivery"].id, 12, True)
-    )
-    child.start()
-    child.join(60)
+    _leave_orphan(directory, sent["delivery"].id, 12, kill=True)
     survivor = _journal(db, directory)
-    working = survivor.engine
-    survivor.engine = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
-    with pytest.raises(Exception):  # noqa: B017 - the driver's connection refused
+    with _database_away(survivor):
         survivor.drain(adopt=True)
-    survivor.engine = working
     assert survivor.drain(adopt=True) == 12  # the failed adoption let go of the file's lock
     assert _count(db, "email.opened") == 12 and not list(directory.glob("*.journal"))
