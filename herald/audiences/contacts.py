@@ -86,6 +86,8 @@ def find_nul(value: Any, path: str) -> tuple[str, str] | None:
     objects and lists, recursively), else None. Databases refuse NUL in text."""
     if isinstance(value, str):
         return (path, "must not contain NUL characters") if NUL in value else None
+    if value is None or isinstance(value, int | float):  # the common cases, before the ABC checks
+        return None
     if isinstance(value, Mapping):
         for key, inner in value.items():
             if isinstance(key, str) and NUL in key:

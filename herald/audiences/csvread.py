@@ -27,6 +27,7 @@ from herald.core.errors import HeraldError
 
 MAX_ROW_CHARS = 100_000
 csv.field_size_limit(64 * 1024 * 1024)  # a 5 MB line must be read (and then rejected), not crash
+WHOLE = re.compile(r"-?[0-9]{1,12}")
 NUMBER = re.compile(r"^-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,6})?$")
 TRUE = {"true", "yes", "y", "1", "granted", "opt-in", "subscribed"}
 FALSE = {"false", "no", "n", "0", "revoked", "opt-out", "unsubscribed"}
@@ -56,6 +57,8 @@ class Header:
     columns: list[str]
     used: dict[int, str] = field(default_factory=dict)  # cell index -> column
     ignored: list[str] = field(default_factory=list)
+    # (cell index, kind, key) for each used column, worked out once for every row
+    plan: list[tuple[int, str, str]] = field(default_factory=list)
 
 
 class CountingReader(io.RawIOBase):
@@ -115,6 +118,13 @@ def parse_header(cells: list[str]) -> Header:
         )
     if "external_id" not in seen and "email" not in seen:
         raise ImportFailed("the header needs an external_id or an email column")
+    for index, name in header.used.items():
+        if name.startswith("attributes."):
+            header.plan.append((index, "attribute", name.removeprefix("attributes.")))
+        elif name.startswith("consent."):
+            header.plan.append((index, "consent", name.removeprefix("consent.")))
+        else:
+            header.plan.append((index, "points" if name == "points" else "text", name))
     return header
 
 
@@ -122,29 +132,30 @@ def to_payload(header: Header, cells: list[str]) -> Record:
     """The contact payload of one row; empty cells are left out (they change nothing)."""
     record = Record(line=0, cells=cells)
     payload: dict[str, Any] = {}
-    for index, name in header.used.items():
-        value = cells[index].strip() if index < len(cells) else ""
+    count = len(cells)
+    for index, kind, key in header.plan:
+        value = cells[index].strip() if index < count else ""
         if value == "":
             continue
-        if name.startswith("attributes."):
-            key = name.removeprefix("attributes.")
+        if kind == "text":
+            payload[key] = value
+        elif kind == "attribute":
             stored: Any = value
             if NUMBER.match(value):
                 stored = float(value) if "." in value else int(value)
             payload.setdefault("attributes", {})[key] = stored
-        elif name.startswith("consent."):
+        elif kind == "consent":
             flag = value.lower()
-            if flag not in TRUE | FALSE:
-                record.field, record.reason = name, f"{value!r} is not yes/no or true/false"
+            if flag not in TRUE and flag not in FALSE:
+                record.field = f"consent.{key}"
+                record.reason = f"{value!r} is not yes/no or true/false"
                 return record
-            payload.setdefault("consent", {})[name.removeprefix("consent.")] = flag in TRUE
-        elif name == "points":
-            if not re.fullmatch(r"-?[0-9]{1,12}", value):
-                record.field, record.reason = name, f"{value!r} is not a whole number"
-                return record
-            payload[name] = int(value)
+            payload.setdefault("consent", {})[key] = flag in TRUE
         else:
-            payload[name] = value
+            if not WHOLE.fullmatch(value):
+                record.field, record.reason = key, f"{value!r} is not a whole number"
+                return record
+            payload[key] = int(value)
     record.payload = payload
     return record
 
@@ -184,8 +195,11 @@ def read(path: Path, encoding: str = "utf-8") -> tuple[Header, Iterator[Record],
     return header, _records(header, text, delimiter, raw, encoding), counter
 
 
+_BAD_BYTE = re.compile("[\udc80-\udcff]")  # what errors="surrogateescape" made of a bad byte
+
+
 def _has_bad_bytes(text: str) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for ch in text)
+    return _BAD_BYTE.search(text) is not None
 
 
 def _records(
@@ -202,9 +216,10 @@ def _records(
             except csv.Error as exc:
                 yield Record(line=line, cells=[], reason=f"unreadable CSV: {exc}")
                 continue
-            if not cells or all(not c.strip() for c in cells):
+            joined = "".join(cells)
+            if not joined.strip():
                 continue
-            size = sum(len(c) for c in cells)
+            size = len(joined)
             if size > MAX_ROW_CHARS:
                 yield Record(
                     line=line,
@@ -212,7 +227,7 @@ def _records(
                     reason=f"the row is {size:,} characters long; the most is {MAX_ROW_CHARS:,}",
                 )
                 continue
-            if any(_has_bad_bytes(c) for c in cells):
+            if _has_bad_bytes(joined):
                 cells = [
                     c.encode("utf-8", "surrogateescape").decode("utf-8", "replace") for c in cells
                 ]

@@ -22,6 +22,7 @@ from sqlalchemy.sql.elements import TextClause
 
 from herald.campaigns import status as st
 from herald.campaigns.models import Batch, Campaign, Delivery
+from herald.core import pgbulk
 
 
 def claim_batch(session: Session, batch_id: int, now: datetime, lease: timedelta) -> int | None:
@@ -93,8 +94,8 @@ def write_held(session: Session, rows: list[dict[str, Any]], stamp: datetime | N
         groups.setdefault(tuple(sorted(row)), []).append(row)
     postgres = session.get_bind().dialect.name == "postgresql"
     for keys, group in groups.items():
-        if postgres and set(keys) <= _ARRAY_TYPES.keys():
-            params: dict[str, Any] = {f"a_{k}": [r[k] for r in group] for k in keys}
+        if postgres:
+            params = pgbulk.params(table, keys, group)
             session.execute(
                 _close_statement(keys), {**params, "sending": st.SENDING, "stamp": stamp}
             )
@@ -110,24 +111,10 @@ def write_held(session: Session, rows: list[dict[str, Any]], stamp: datetime | N
         )
 
 
-# the closing columns and their PostgreSQL types (text, not varchar(n): an overlong value fails
-# on assignment, as a direct UPDATE would)
-_ARRAY_TYPES = {
-    "id": "bigint",
-    "status": "text",
-    "reason": "text",
-    "provider_id": "text",
-    "sent_at": "timestamptz",
-    "not_before": "timestamptz",
-    "updated_at": "timestamptz",
-}
-
-
 @cache
 def _close_statement(keys: tuple[str, ...]) -> TextClause:
-    arrays = ", ".join(f"CAST(:a_{k} AS {_ARRAY_TYPES[k]}[])" for k in keys)
     sets = ", ".join(f"{k} = v.{k}" for k in keys if k != "id")
     return text(
-        f"UPDATE deliveries AS d SET {sets} FROM unnest({arrays}) AS v({', '.join(keys)})"
+        f"UPDATE deliveries AS d SET {sets} FROM {pgbulk.unnest(Delivery.__table__, keys)}"
         " WHERE d.id = v.id AND d.status = :sending AND d.claimed_at = :stamp"
     )

@@ -8,10 +8,18 @@ ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 REFERRAL_LENGTH = 10  # 31**10 ≈ 8e14 codes: a clash among millions of members is ~1e-9 a code
 
 
+# a random byte below 248 (= 31 * 8) picks a letter without bias; 248..255 are dropped
+_LETTER_OF_BYTE = bytes(ord(ALPHABET[b % len(ALPHABET)]) for b in range(256))
+_UNUSABLE = bytes(range(len(ALPHABET) * (256 // len(ALPHABET)), 256))
+
+
 def referral_code() -> str:
     """A new referral code such as ``K7M2Q-W9PXA``."""
-    raw = "".join(secrets.choice(ALPHABET) for _ in range(REFERRAL_LENGTH))
-    return f"{raw[:5]}-{raw[5:]}"
+    raw = b""
+    while len(raw) < REFERRAL_LENGTH:  # 16 bytes leave 10 usable ones all but always
+        raw += secrets.token_bytes(16).translate(_LETTER_OF_BYTE, _UNUSABLE)
+    letters = raw[:REFERRAL_LENGTH].decode("ascii")
+    return f"{letters[:5]}-{letters[5:]}"
 
 
 def normalise_referral(value: object) -> str | None:
