@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import String, any_, bindparam, insert, or_, select
+from sqlalchemy import Integer, String, any_, bindparam, insert, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DataError, IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from herald.audiences import contacts
 from herald.audiences.models import Consent, Contact, Suppression
@@ -85,35 +86,49 @@ def upsert_many(
     return result
 
 
-def _preload(
-    session: Session, cleaned: list[tuple[int, dict[str, Any]]]
-) -> tuple[dict[str, Contact], dict[str, Contact], set[tuple[str, str]]]:
+@dataclass
+class _Found:
+    """The chunk's stored members as plain rows (their consents by member id) and the
+    suppressed addresses among them: read with Core, far cheaper than ORM objects."""
+
+    members: list[dict[str, Any]] = field(default_factory=list)
+    consents: dict[int, list[tuple[str, bool]]] = field(default_factory=dict)
+    suppressed: set[tuple[str, str]] = field(default_factory=set)
+
+
+_MEMBER_COLUMNS = ("id", *sorted(contacts.FIELDS - {"attributes", "consent"}), "attributes")
+
+
+def _preload(session: Session, cleaned: list[tuple[int, dict[str, Any]]]) -> _Found:
     ext_ids = sorted({v["external_id"] for _, v in cleaned if v.get("external_id")})
     emails = sorted({v["email"] for _, v in cleaned if v.get("email")})
-    by_ext: dict[str, Contact] = {}
-    by_email: dict[str, Contact] = {}
+    found = _Found()
+    table = Contact.__table__
+    columns = [table.c[name] for name in _MEMBER_COLUMNS]
     postgres = session.get_bind().dialect.name == "postgresql"
     step = max(len(ext_ids), len(emails), 1) if postgres else LOOKUP_CHUNK
     for start in range(0, max(len(ext_ids), len(emails)), step):
         some_ext = ext_ids[start : start + step]
         some_email = emails[start : start + step]
-        query = select(Contact).where(
+        query = select(*columns).where(
             or_(
-                _among(Contact.external_id, some_ext, postgres),
-                _among(Contact.email, some_email, postgres),
+                _among(table.c.external_id, some_ext, postgres),
+                _among(table.c.email, some_email, postgres),
             )
         )
-        for contact in session.scalars(query):
-            if contact.external_id:
-                by_ext[contact.external_id] = contact
-            if contact.email:
-                by_email[contact.email] = contact
-    addresses = {("email", e) for e in emails} | {("email", c) for c in by_email}
-    addresses |= {("email", c.email) for c in by_ext.values() if c.email}
+        found.members += [dict(row) for row in session.execute(query).mappings()]
+    ids = sorted({m["id"] for m in found.members})
+    for start in range(0, len(ids), step):
+        consents = select(Consent.contact_id, Consent.channel, Consent.granted).where(
+            _among(Consent.contact_id, ids[start : start + step], postgres, Integer)
+        )
+        for contact_id, channel, granted in session.execute(consents):
+            found.consents.setdefault(contact_id, []).append((channel, granted))
+    addresses = {("email", e) for e in emails}
+    addresses |= {("email", m["email"]) for m in found.members if m["email"]}
     phones = {v["phone"] for _, v in cleaned if v.get("phone")}
-    phones |= {c.phone for c in [*by_ext.values(), *by_email.values()] if c.phone}
+    phones |= {m["phone"] for m in found.members if m["phone"]}
     addresses |= {("sms", p) for p in phones}
-    suppressed: set[tuple[str, str]] = set()
     wanted = sorted(addresses)
     step = max(len(wanted), 1) if postgres else LOOKUP_CHUNK
     for start in range(0, len(wanted), step):
@@ -123,15 +138,34 @@ def _preload(
                 _among(Suppression.address, chunk, postgres)
             )
         )
-        suppressed |= {(ch, ad) for ch, ad in rows}
-    return by_ext, by_email, suppressed
+        found.suppressed |= {(ch, ad) for ch, ad in rows}
+    return found
 
 
-def _among(column: Any, values: list[str], postgres: bool) -> Any:
+def _views(found: _Found, loaded: dict[int, Contact]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The stored members by external_id and by email: the ORM object where ``loaded`` has
+    one, else a fresh plain copy of the row that :func:`contacts.apply` can read and write."""
+    by_ext: dict[str, Any] = {}
+    by_email: dict[str, Any] = {}
+    for row in found.members:
+        view: Any = loaded.get(row["id"])
+        if view is None:
+            consents = [
+                SimpleNamespace(channel=c, granted=g) for c, g in found.consents.get(row["id"], [])
+            ]
+            view = SimpleNamespace(**row, consents=consents)
+        if row["external_id"]:
+            by_ext[row["external_id"]] = view
+        if row["email"]:
+            by_email[row["email"]] = view
+    return by_ext, by_email
+
+
+def _among(column: Any, values: list[Any], postgres: bool, kind: Any = String) -> Any:
     """``column IN (values)``; on PostgreSQL ``= ANY(:array)``, one short statement for any
     number of values (a thousand-item IN list is a new, long statement text every chunk)."""
     if postgres:
-        return column == any_(bindparam(None, values, type_=ARRAY(String)))
+        return column == any_(bindparam(None, values, type_=ARRAY(kind)))
     return column.in_(values)
 
 
@@ -161,17 +195,49 @@ def _merge_row(row: dict[str, Any], values: dict[str, Any]) -> bool:
     return changed
 
 
-def _key_of(target: Contact | dict[str, Any], name: str) -> Any:
+def _key_of(target: Any, name: str) -> Any:
     return target.get(name) if isinstance(target, dict) else getattr(target, name)
 
 
 def _fast(
     session: Session, cleaned: list[tuple[int, dict[str, Any]]], source: str, result: BulkResult
 ) -> None:
-    by_ext, by_email, suppressed = _preload(session, cleaned)
-    found_ext: dict[str, Contact | dict[str, Any]] = dict(by_ext)
-    found_email: dict[str, Contact | dict[str, Any]] = dict(by_email)
+    found = _preload(session, cleaned)
+    # a dry run over plain copies finds the stored members this chunk changes; only those are
+    # loaded as ORM objects (loading every member of a re-imported file cost more than the rest)
+    changing = _walk(session, cleaned, source, found, {}, BulkResult(), [])
+    loaded: dict[int, Contact] = {}
+    if changing:
+        postgres = session.get_bind().dialect.name == "postgresql"
+        ids = sorted(changing)
+        step = max(len(ids), 1) if postgres else LOOKUP_CHUNK
+        for start in range(0, len(ids), step):
+            query = (
+                select(Contact)
+                .options(lazyload(Contact.scores))  # their RFM scores are not needed
+                .where(_among(Contact.id, ids[start : start + step], postgres, Integer))
+            )
+            loaded.update((c.id, c) for c in session.scalars(query))
     pending: list[dict[str, Any]] = []
+    _walk(session, cleaned, source, found, loaded, result, pending)
+    session.flush()
+    if pending:
+        _insert(session, pending, source, found.suppressed)
+
+
+def _walk(
+    session: Session,
+    cleaned: list[tuple[int, dict[str, Any]]],
+    source: str,
+    found: _Found,
+    loaded: dict[int, Contact],
+    result: BulkResult,
+    pending: list[dict[str, Any]],
+) -> set[int]:
+    """Apply each item in order to its member (a stored one, or one new in this chunk);
+    returns the ids of the stored members that changed."""
+    found_ext, found_email = _views(found, loaded)
+    changing: set[int] = set()
     for index, values in cleaned:
         email = values.get("email") or ""
         target = found_ext.get(values.get("external_id") or "") or found_email.get(email)
@@ -179,6 +245,7 @@ def _fast(
         if owner is not None and target is not None and owner is not target:
             result.rejected.append(Rejection(index, "email", "belongs to another contact"))
             continue
+        old_ext = _key_of(target, "external_id") if target is not None else None
         old_email = _key_of(target, "email") if target is not None else None
         if target is None:
             target = _new_row(values)
@@ -188,20 +255,22 @@ def _fast(
             if isinstance(target, dict):
                 changed = _merge_row(target, values)
             else:
-                changed = contacts.apply(session, target, values, source, suppressed)
+                changed = contacts.apply(session, target, values, source, found.suppressed)
+                if changed:
+                    changing.add(target.id)
             if changed:
                 result.updated += 1
             else:
                 result.unchanged += 1
+        if old_ext and old_ext != _key_of(target, "external_id"):
+            found_ext.pop(old_ext, None)  # the member took another id: the old one is free
         if _key_of(target, "external_id"):
             found_ext[_key_of(target, "external_id")] = target
         if old_email and old_email != _key_of(target, "email"):
             found_email.pop(old_email, None)
         if _key_of(target, "email"):
             found_email[_key_of(target, "email")] = target
-    session.flush()
-    if pending:
-        _insert(session, pending, source, suppressed)
+    return changing
 
 
 def _insert(
