@@ -205,7 +205,9 @@ def _fast(
     found = _preload(session, cleaned)
     # a dry run over plain copies finds the stored members this chunk changes; only those are
     # loaded as ORM objects (loading every member of a re-imported file cost more than the rest)
-    changing = _walk(session, cleaned, source, found, {}, BulkResult(), [])
+    changing = (
+        _walk(session, cleaned, source, found, {}, BulkResult(), []) if found.members else set()
+    )
     loaded: dict[int, Contact] = {}
     if changing:
         postgres = session.get_bind().dialect.name == "postgresql"

@@ -9,8 +9,10 @@ Interfaces: :func:`import_file` (the CLI), :func:`create_job` + the Celery task
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -19,11 +21,13 @@ from typing import IO, Any
 from sqlalchemy import and_, or_, update
 from sqlalchemy.orm import Session
 
-from herald.audiences import bulk, csvread
+from herald.audiences import bulk, contacts, csvread
 from herald.audiences.csvread import ImportFailed, Record
 from herald.audiences.models import ImportJob
 from herald.core import clock
 from herald.core.db import Database
+from herald.core.errors import ValidationError
+from herald.core.readahead import ReadAhead
 from herald.core.spreadsheet import SafeWriter
 
 __all__ = ["ImportFailed", "ImportReport", "create_job", "import_file", "run_job"]
@@ -100,18 +104,15 @@ def import_file(
         report.warning = "ignored unknown columns: " + ", ".join(header.ignored)[:900]
     target = Path(rejects_path) if rejects_path else path.with_name(path.stem + ".rejects.csv")
     rejects = _Rejects(target, header.columns, report)
-    chunk: list[Record] = []
+    ahead = ReadAhead(_checked_chunks(records, counter, chunk_size, region))
     try:
-        for record in records:
-            report.processed += 1
-            chunk.append(record)
-            if len(chunk) >= chunk_size:
-                _store(db, chunk, report, rejects, source, region, counter, job_id)
-                chunk = []
-                if progress:
-                    progress(report)
-        _store(db, chunk, report, rejects, source, region, counter, job_id)
+        for chunk in ahead:
+            report.processed += chunk.rows
+            _store(db, chunk, report, rejects, source, region, job_id)
+            if progress and chunk.rows == chunk_size:
+                progress(report)
     finally:
+        ahead.close()
         rejects.close()
     report.bytes_read = report.size_bytes
     if progress:
@@ -119,28 +120,79 @@ def import_file(
     return report
 
 
+@dataclass
+class _Chunk:
+    """Up to ``chunk_size`` rows, checked: the good ones with their cleaned values, the bad
+    ones as (line, field, reason, cells)."""
+
+    rows: int
+    good: list[tuple[Record, dict[str, Any]]]
+    bad: list[tuple[int, str, str, list[str]]]
+    bytes_read: int
+
+
+def _checked_chunks(
+    records: Iterator[Record], counter: csvread.CountingReader, chunk_size: int, region: str
+) -> Iterator[_Chunk]:
+    """The file's rows in chunks, each row parsed and checked (no database needed). The last
+    chunk may be empty; closing this closes the file."""
+    try:
+        while True:
+            chunk = _Chunk(0, [], [], 0)
+            for record in itertools.islice(records, chunk_size):
+                chunk.rows += 1
+                if chunk.rows % 32 == 0:
+                    # let the writing thread have the GIL as soon as its database answers,
+                    # instead of after the interpreter's 5 ms switch interval
+                    time.sleep(0)
+                if record.payload is None:
+                    chunk.bad.append((record.line, record.field, record.reason, record.cells))
+                    continue
+                try:
+                    chunk.good.append((record, contacts.clean(record.payload, region)))
+                except ValidationError as exc:
+                    name, message = next(iter(exc.fields.items()), ("", exc.message))
+                    chunk.bad.append((record.line, name, message, record.cells))
+            chunk.bytes_read = counter.count
+            yield chunk
+            if chunk.rows < chunk_size:
+                return
+    finally:
+        close = getattr(records, "close", None)
+        if close is not None:
+            close()
+
+
+def _already_clean(values: Any, region: str) -> dict[str, Any]:
+    return values  # type: ignore[no-any-return]
+
+
 def _store(
     db: Database,
-    chunk: list[Record],
+    chunk: _Chunk,
     report: ImportReport,
     rejects: _Rejects,
     source: str,
     region: str,
-    counter: csvread.CountingReader,
     job_id: int | None,
 ) -> None:
     """One transaction: the chunk's members and the job's progress. Rejected rows are written
     in line order."""
-    good = [r for r in chunk if r.payload is not None]
-    bad = [(r.line, r.field, r.reason, r.cells) for r in chunk if r.payload is None]
+    bad = list(chunk.bad)
     with db.session() as session:
-        result = bulk.upsert_many(session, [r.payload for r in good], source=source, region=region)
+        result = bulk.upsert_many(
+            session,
+            [values for _, values in chunk.good],
+            source=source,
+            region=region,
+            clean=_already_clean,
+        )
         report.created += result.created
         report.updated += result.updated
         report.unchanged += result.unchanged
-        report.bytes_read = min(counter.count, report.size_bytes)
+        report.bytes_read = min(chunk.bytes_read, report.size_bytes)
         for rejection in result.rejected:
-            record = good[rejection.index]
+            record = chunk.good[rejection.index][0]
             bad.append((record.line, rejection.field, rejection.message, record.cells))
         for line, name, reason, cells in sorted(bad, key=lambda b: b[0]):
             rejects.add(line, name, reason, cells)

@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from herald.audiences import contacts, orders, referrals
 from herald.audiences import points as expiry
@@ -130,7 +130,9 @@ def store(session: Session, kind: str, data: Mapping[str, Any], region: str = "C
 
 def _member(session: Session, external_id: Any, region: str) -> Contact:
     """The member with this shop id; an unknown one is created so order facts are not lost."""
-    found = session.scalar(select(Contact).where(Contact.external_id == str(external_id)))
+    # consents and RFM scores load when used, not with every order or points webhook
+    query = select(Contact).options(lazyload(Contact.consents), lazyload(Contact.scores))
+    found = session.scalar(query.where(Contact.external_id == str(external_id)))
     if found is not None:
         return found
     contact, _ = contacts.upsert(
