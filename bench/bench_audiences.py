@@ -13,25 +13,22 @@ import csv
 import json
 import os
 import random
-import secrets
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from bench import seed
 from bench.report import command, machine, median, timed, write_section
 
 ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "200000"))
 MEMBERS = int(os.environ.get("BENCH_MEMBERS", "1000000"))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
 IMPORT_REPEAT = int(os.environ.get("BENCH_IMPORT_REPEAT", "3"))
-PG = os.environ.get("HERALD_TEST_DATABASE_URL", "postgresql://root@127.0.0.1:5432/test")
 HEADER = ["external_id", "email", "first_name", "tier", "points", "birthday", "timezone"]
 HEADER += ["attributes.city", "consent.email"]
 TIERS = ["new", "bronze", "silver", "gold", "platinum"]
@@ -93,32 +90,6 @@ def _driver_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-@contextmanager
-def scratch_database(template: str | None = None) -> Iterator[str]:
-    """A new PostgreSQL database (a copy of ``template`` when given), dropped afterwards."""
-    from herald.core.settings import normalise_database_url
-
-    admin_url = normalise_database_url(PG)
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"herald_bench_{os.getpid()}_{secrets.token_hex(3)}"
-    copied = f' TEMPLATE "{template}"' if template else ""
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"{copied}'))
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n AND pid <> pg_backend_pid()"
-                ),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
-
-
 def bench_import(tmp: Path) -> dict[str, Any]:
     from herald.audiences.importing import import_file
     from herald.core.db import Database
@@ -128,13 +99,13 @@ def bench_import(tmp: Path) -> dict[str, Any]:
     write_csv(csv_path, ROWS)
     read_times = timed(lambda: csv_read(csv_path), 3)
     raw_times, fresh_times, rerun_times = [], [], []
-    with scratch_database() as template_url:
+    with seed.scratch_database() as template_url:
         upgrade(template_url)
         template = make_url(template_url).database
         for _ in range(IMPORT_REPEAT):
-            with scratch_database(template) as url:
+            with seed.scratch_database(template) as url:
                 raw_times += timed(lambda u=url: raw_copy(u, csv_path), 1)
-            with scratch_database(template) as url:
+            with seed.scratch_database(template) as url:
                 database = Database(url)
                 start = time.perf_counter()
                 first = import_file(database, csv_path)
@@ -224,7 +195,7 @@ def bench_segments() -> tuple[list[dict[str, Any]], float]:
     from herald.core.db import Database
     from herald.core.migrate import upgrade
 
-    with scratch_database() as url:
+    with seed.scratch_database() as url:
         upgrade(url)
         database = Database(url)
         start = time.perf_counter()

@@ -13,18 +13,16 @@ beside the figures (it is shared)."""
 from __future__ import annotations
 
 import os
-import secrets
 import time
 from typing import Any
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
+from bench import seed
 from bench.report import command, machine, median, timed, write_section
 
 MEMBERS = int(os.environ.get("BENCH_MEMBERS", "1000000"))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
-PG = os.environ.get("HERALD_TEST_DATABASE_URL", "postgresql://root@127.0.0.1:5432/test")
 
 SEED = """
 INSERT INTO contacts (external_id, email, tier, points, attributes, orders_count, total_spent,
@@ -157,28 +155,10 @@ def run(url: str) -> dict[str, Any]:
 
 def main() -> None:
     from herald.core.migrate import upgrade
-    from herald.core.settings import normalise_database_url
 
-    admin_url = normalise_database_url(PG)
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"herald_bench_{os.getpid()}_{secrets.token_hex(3)}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    try:
+    with seed.scratch_database() as url:
         upgrade(url)
         result = run(url)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n AND pid <> pg_backend_pid()"
-                ),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
     print(f"behaviour: {result}", flush=True)
     write_section("behaviour", report(result))
 

@@ -7,20 +7,18 @@ Environment: BENCH_JOURNEY_MEMBERS (100000), BENCH_JOURNEY_REPEAT (3), HERALD_TE
 from __future__ import annotations
 
 import os
-import secrets
 import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
+from bench import seed
 from bench.report import machine, median, write_section
 
 MEMBERS = int(os.environ.get("BENCH_JOURNEY_MEMBERS", "100000"))
 REPEAT = int(os.environ.get("BENCH_JOURNEY_REPEAT", "3"))
-PG = os.environ.get("HERALD_TEST_DATABASE_URL", "postgresql://root@127.0.0.1:5432/test")
 JOURNEY = {
     "name": "Bench",
     "entry": {"event": "cart.abandoned"},
@@ -83,15 +81,8 @@ def _one(url: str, settings_dir: Path) -> tuple[float, float]:
 
 def main() -> None:
     from herald.core.migrate import upgrade
-    from herald.core.settings import normalise_database_url
 
-    admin_url = normalise_database_url(PG)
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"herald_bench_j_{os.getpid()}_{secrets.token_hex(3)}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    try:
+    with seed.scratch_database() as url:
         upgrade(url)
         ticks, raws = [], []
         with tempfile.TemporaryDirectory() as tmp:
@@ -99,17 +90,6 @@ def main() -> None:
                 tick, raw = _one(url, Path(tmp))
                 ticks.append(tick)
                 raws.append(raw)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n AND pid <> pg_backend_pid()"
-                ),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
     t, r = median(ticks), median(raws)
     body = f"""## Journeys: one tick advancing {MEMBERS:,} waiting members (PostgreSQL)
 

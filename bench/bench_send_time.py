@@ -11,21 +11,19 @@ HERALD_TEST_DATABASE_URL (server).
 from __future__ import annotations
 
 import os
-import secrets
 import time
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
+from bench import seed
 from bench.report import command, machine, median, timed, write_section
 
 MEMBERS = int(os.environ.get("BENCH_SENDTIME_MEMBERS", "200000"))
 EVENTS = int(os.environ.get("BENCH_SENDTIME_EVENTS", "2000000"))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
-PG = os.environ.get("HERALD_TEST_DATABASE_URL", "postgresql://root@127.0.0.1:5432/test")
 ZONES = [
     "Asia/Shanghai",
     "Asia/Tokyo",
@@ -85,16 +83,9 @@ def main() -> None:
     from herald.audiences import send_time
     from herald.core.db import Database
     from herald.core.migrate import upgrade
-    from herald.core.settings import normalise_database_url
 
-    admin_url = normalise_database_url(PG)
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"herald_bench_{os.getpid()}_{secrets.token_hex(3)}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     utc = ZoneInfo("UTC")
-    try:
+    with seed.scratch_database() as url:
         upgrade(url)
         database = Database(url)
         start = time.perf_counter()
@@ -136,17 +127,6 @@ def main() -> None:
                 "checksum": checksum(),
             }
         database.dispose()
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n AND pid <> pg_backend_pid()"
-                ),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
     print(f"send time: {results} (seeded in {seeded:.1f}s)", flush=True)
     h, b = results["herald"], results["baseline"]
     same = "the same" if h["checksum"] == b["checksum"] else "DIFFERENT"

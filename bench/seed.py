@@ -3,7 +3,16 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+PG = os.environ.get("HERALD_TEST_DATABASE_URL", "postgresql://root@127.0.0.1:5432/test")
 
 TIERS = "ARRAY['new','bronze','silver','gold','platinum']"
 CITIES = "ARRAY['Hangzhou','Shanghai','Beijing','Shenzhen','Chengdu']"
@@ -31,3 +40,29 @@ def members(sql: Any, count: int) -> None:
     )
     sql("ANALYZE contacts")
     sql("ANALYZE consents")
+
+
+@contextmanager
+def scratch_database(template: str | None = None) -> Iterator[str]:
+    """A new PostgreSQL database (a copy of ``template`` when given), dropped afterwards."""
+    from herald.core.settings import normalise_database_url
+
+    admin_url = normalise_database_url(PG)
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"herald_bench_{os.getpid()}_{secrets.token_hex(3)}"
+    copied = f' TEMPLATE "{template}"' if template else ""
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"{copied}'))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :n AND pid <> pg_backend_pid()"
+                ),
+                {"n": name},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()

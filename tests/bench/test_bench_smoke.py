@@ -103,3 +103,23 @@ def test_the_behaviour_benchmark_scores_every_buyer(tmp_path, monkeypatch):
     text = (tmp_path / "BENCHMARKS.md").read_text()
     assert "## Behaviour: RFM recompute over 2,000 members" in text
     assert "| bought tea in the last 90 days |" in text
+
+
+def test_the_journeys_benchmark_moves_every_waiting_member(tmp_path, monkeypatch):
+    from bench import bench_journeys
+
+    monkeypatch.setattr(bench_journeys, "MEMBERS", 500)
+    monkeypatch.setattr(bench_journeys, "REPEAT", 1)
+    bench_journeys.main()  # asserts the tick moved every member
+    text = (tmp_path / "BENCHMARKS.md").read_text()
+    assert "## Journeys: one tick advancing 500 waiting members" in text
+
+
+def test_the_email_benchmark_renders_the_newsletter(tmp_path, monkeypatch):
+    from bench import bench_email
+
+    monkeypatch.setattr(bench_email, "MEMBERS", 20)
+    monkeypatch.setattr(bench_email, "REPEAT", 1)
+    bench_email.main()
+    text = (tmp_path / "BENCHMARKS.md").read_text()
+    assert "## Rendering email: the product-grid newsletter (20 members" in text
