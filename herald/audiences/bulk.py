@@ -117,7 +117,9 @@ def _preload(session: Session, cleaned: list[tuple[int, dict[str, Any]]]) -> _Fo
             )
         )
         found.members += [dict(row) for row in session.execute(query).mappings()]
-    ids = sorted({m["id"] for m in found.members})
+    # a member matched by id in one look-up and by email in another comes back twice
+    found.members = list({m["id"]: m for m in found.members}.values())
+    ids = sorted(m["id"] for m in found.members)
     for start in range(0, len(ids), step):
         consents = select(Consent.contact_id, Consent.channel, Consent.granted).where(
             _among(Consent.contact_id, ids[start : start + step], postgres, Integer)

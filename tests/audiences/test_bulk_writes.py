@@ -171,3 +171,14 @@ def test_a_chunk_ends_as_the_items_applied_one_by_one_would(
             session.rollback()
             session.close()
     assert outcomes[0] == outcomes[1]
+
+
+def test_a_member_found_by_both_keys_in_different_lookups_is_one_member(db: Database) -> None:
+    # more members than one look-up takes (SQLite looks up 500 ids and 500 emails at a time),
+    # with ids and emails sorting differently: a member comes back from two look-ups
+    items = [{"external_id": f"x{i:03}", "email": f"{599 - i:03}@example.com"} for i in range(600)]
+    with db.session() as session:
+        assert bulk.upsert_many(session, items, source="import").created == 600
+    with db.session() as session:
+        again = bulk.upsert_many(session, items, source="import")
+    assert (again.created, again.updated, again.unchanged, again.rejected) == (0, 0, 600, [])
