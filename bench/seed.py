@@ -43,13 +43,15 @@ def members(sql: Any, count: int) -> None:
 
 
 @contextmanager
-def scratch_database(template: str | None = None) -> Iterator[str]:
-    """A new PostgreSQL database (a copy of ``template`` when given), dropped afterwards."""
+def scratch_database(template: str | None = None, prefix: str = "herald_bench") -> Iterator[str]:
+    """A new PostgreSQL database on the server of HERALD_TEST_DATABASE_URL (a copy of
+    ``template`` when given), dropped afterwards with whatever is still connected to it. The
+    test suite's databases come from here too."""
     from herald.core.settings import normalise_database_url
 
     admin_url = normalise_database_url(PG)
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"herald_bench_{os.getpid()}_{secrets.token_hex(3)}"
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
     copied = f' TEMPLATE "{template}"' if template else ""
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"{copied}'))

@@ -4,9 +4,9 @@ the Flask app and client, an API token, and a real SMTP server."""
 from __future__ import annotations
 
 import os
-import secrets
 import threading
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
+from bench.seed import scratch_database
 from herald.core import clock
 from herald.core.db import Base, Database
 from herald.core.migrate import upgrade
@@ -32,35 +32,16 @@ PG_BASE = os.environ.get("HERALD_TEST_DATABASE_URL", "postgresql://root@127.0.0.
 REDIS_URL = os.environ.get("HERALD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
-def _pg_admin_url() -> str:
-    from herald.core.settings import normalise_database_url
-
-    return normalise_database_url(PG_BASE)
-
-
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, migrated; dropped at the end."""
-    admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
-    name = f"herald_t_{os.getpid()}_{secrets.token_hex(3)}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        pytest.fail(f"PostgreSQL at {PG_BASE} is needed (HERALD_TEST_DATABASE_URL): {exc}")
-    url = make_url(_pg_admin_url()).set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    yield url
-    with admin.connect() as conn:
-        conn.execute(
-            text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = :n AND pid <> pg_backend_pid()"
-            ),
-            {"n": name},
-        )
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(scratch_database(prefix="herald_t"))
+        except Exception as exc:
+            pytest.fail(f"PostgreSQL at {PG_BASE} is needed (HERALD_TEST_DATABASE_URL): {exc}")
+        upgrade(url)
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -4,22 +4,19 @@ max_per_contact_days, on/off), on SQLite and PostgreSQL; then the trigger fires 
 from __future__ import annotations
 
 import json
-import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
 
+from bench.seed import scratch_database
 from herald.core import clock
 from herald.core.db import Database
 from herald.core.migrate import upgrade
 from herald.intake import shop
 from herald.journeys.models import Journey, JourneyEntry
-from tests.conftest import _pg_admin_url
 
 NOW = "2026-11-20 10:00:00+00:00"
 
@@ -30,23 +27,8 @@ def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'old.db'}"
         return
-    admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
-    name = f"herald_m_{os.getpid()}_{secrets.token_hex(3)}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(_pg_admin_url()).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n AND pid <> pg_backend_pid()"
-                ),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+    with scratch_database(prefix="herald_m") as url:
+        yield url
 
 
 def _old_trigger(conn: Any, trigger_id: int, **values: Any) -> None:
