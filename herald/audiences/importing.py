@@ -152,7 +152,7 @@ def _checked_chunks(
                 try:
                     chunk.good.append((record, contacts.clean(record.payload, region)))
                 except ValidationError as exc:
-                    name, message = next(iter(exc.fields.items()), ("", exc.message))
+                    name, message = exc.first()
                     chunk.bad.append((record.line, name, message, record.cells))
             chunk.bytes_read = counter.count
             yield chunk

@@ -21,6 +21,11 @@ class ValidationError(HeraldError):
     code = "invalid"
     status = 422
 
+    def first(self) -> tuple[str, str]:
+        """The first field at fault and what is wrong with it; ``("", message)`` when the
+        error names no field."""
+        return next(iter(self.fields.items()), ("", self.message))
+
 
 class NotFound(HeraldError):
     code = "not_found"
