@@ -3,8 +3,9 @@ suppression list preloaded, every bad item named by its index."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from types import SimpleNamespace
 from typing import Any
 
@@ -50,8 +51,7 @@ class BulkResult:
 
 
 def _reject(index: int, exc: ValidationError) -> Rejection:
-    name, message = next(iter(exc.fields.items()), ("", exc.message))
-    return Rejection(index, name, message)
+    return Rejection(index, *exc.first())
 
 
 def upsert_many(
@@ -105,11 +105,9 @@ def _preload(session: Session, cleaned: list[tuple[int, dict[str, Any]]]) -> _Fo
     found = _Found()
     table = Contact.__table__
     columns = [table.c[name] for name in _MEMBER_COLUMNS]
-    postgres = session.get_bind().dialect.name == "postgresql"
-    step = max(len(ext_ids), len(emails), 1) if postgres else LOOKUP_CHUNK
-    for start in range(0, max(len(ext_ids), len(emails)), step):
-        some_ext = ext_ids[start : start + step]
-        some_email = emails[start : start + step]
+    postgres = _is_postgres(session)
+    pairs = zip_longest(_batches(ext_ids, postgres), _batches(emails, postgres), fillvalue=[])
+    for some_ext, some_email in pairs:
         query = select(*columns).where(
             or_(
                 _among(table.c.external_id, some_ext, postgres),
@@ -120,9 +118,9 @@ def _preload(session: Session, cleaned: list[tuple[int, dict[str, Any]]]) -> _Fo
     # a member matched by id in one look-up and by email in another comes back twice
     found.members = list({m["id"]: m for m in found.members}.values())
     ids = sorted(m["id"] for m in found.members)
-    for start in range(0, len(ids), step):
+    for some_ids in _batches(ids, postgres):
         consents = select(Consent.contact_id, Consent.channel, Consent.granted).where(
-            _among(Consent.contact_id, ids[start : start + step], postgres, Integer)
+            _among(Consent.contact_id, some_ids, postgres, Integer)
         )
         for contact_id, channel, granted in session.execute(consents):
             found.consents.setdefault(contact_id, []).append((channel, granted))
@@ -131,10 +129,8 @@ def _preload(session: Session, cleaned: list[tuple[int, dict[str, Any]]]) -> _Fo
     phones = {v["phone"] for _, v in cleaned if v.get("phone")}
     phones |= {m["phone"] for m in found.members if m["phone"]}
     addresses |= {("sms", p) for p in phones}
-    wanted = sorted(addresses)
-    step = max(len(wanted), 1) if postgres else LOOKUP_CHUNK
-    for start in range(0, len(wanted), step):
-        chunk = [a for _, a in wanted[start : start + step]]
+    for some in _batches(sorted(addresses), postgres):
+        chunk = [address for _, address in some]
         rows = session.execute(
             select(Suppression.channel, Suppression.address).where(
                 _among(Suppression.address, chunk, postgres)
@@ -161,6 +157,18 @@ def _views(found: _Found, loaded: dict[int, Contact]) -> tuple[dict[str, Any], d
         if row["email"]:
             by_email[row["email"]] = view
     return by_ext, by_email
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _batches(values: list[Any], postgres: bool) -> Iterator[list[Any]]:
+    """``values`` in look-up sized slices: all in one array on PostgreSQL, at most
+    ``LOOKUP_CHUNK`` (the parameters of one IN list) elsewhere."""
+    step = max(len(values), 1) if postgres else LOOKUP_CHUNK
+    for start in range(0, len(values), step):
+        yield values[start : start + step]
 
 
 def _among(column: Any, values: list[Any], postgres: bool, kind: Any = String) -> Any:
@@ -211,17 +219,14 @@ def _fast(
         _walk(session, cleaned, source, found, {}, BulkResult(), []) if found.members else set()
     )
     loaded: dict[int, Contact] = {}
-    if changing:
-        postgres = session.get_bind().dialect.name == "postgresql"
-        ids = sorted(changing)
-        step = max(len(ids), 1) if postgres else LOOKUP_CHUNK
-        for start in range(0, len(ids), step):
-            query = (
-                select(Contact)
-                .options(lazyload(Contact.scores))  # their RFM scores are not needed
-                .where(_among(Contact.id, ids[start : start + step], postgres, Integer))
-            )
-            loaded.update((c.id, c) for c in session.scalars(query))
+    postgres = _is_postgres(session)
+    for ids in _batches(sorted(changing), postgres):
+        query = (
+            select(Contact)
+            .options(lazyload(Contact.scores))  # their RFM scores are not needed
+            .where(_among(Contact.id, ids, postgres, Integer))
+        )
+        loaded.update((c.id, c) for c in session.scalars(query))
     pending: list[dict[str, Any]] = []
     _walk(session, cleaned, source, found, loaded, result, pending)
     session.flush()
@@ -289,7 +294,8 @@ def _insert(
     for row in rows:
         row["created_at"] = row["updated_at"] = now
         row["referral_code"] = codes.referral_code()
-    if session.get_bind().dialect.name == "postgresql":
+    postgres = _is_postgres(session)
+    if postgres:
         ids = _insert_copied(session, rows)
     else:
         ids = session.scalars(
@@ -312,7 +318,7 @@ def _insert(
             )
     if not consent_rows:
         return
-    if session.get_bind().dialect.name == "postgresql":
+    if postgres:
         columns = ("contact_id", "channel", "granted", "source", "updated_at")
         pgbulk.copy(session, Consent.__table__, columns, consent_rows)
     else:

@@ -40,6 +40,13 @@ def _is_json(table: Table, column: str) -> bool:
     return isinstance(impl, JSON) or isinstance(getattr(kind, "impl", None), JSON)
 
 
+@cache
+def _json_columns(table: Table, columns: tuple[str, ...]) -> frozenset[str]:
+    """Which of ``columns`` hold JSON: their values are serialised here, as the column type
+    would have done (worked out once, not for every value)."""
+    return frozenset(c for c in columns if _is_json(table, c))
+
+
 def unnest(table: Table, columns: Sequence[str], alias: str = "v") -> str:
     """``unnest(CAST(:a_x AS t[]), …) AS v(x, …)`` for ``columns`` of ``table``."""
     arrays = ", ".join(f"CAST(:a_{c} AS {element_type(table, c)}[])" for c in columns)
@@ -49,10 +56,11 @@ def unnest(table: Table, columns: Sequence[str], alias: str = "v") -> str:
 def params(table: Table, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> dict:
     """The array parameters of :func:`unnest` for ``rows`` (a missing key is NULL; JSON values
     are serialised here, as the column type would have done)."""
+    json_columns = _json_columns(table, tuple(columns))
     out: dict[str, list[Any]] = {}
     for column in columns:
         values = [row.get(column) for row in rows]
-        if _is_json(table, column):
+        if column in json_columns:
             values = [None if v is None else json.dumps(v) for v in values]
         out[f"a_{column}"] = values
     return out
@@ -71,7 +79,7 @@ def copy(
 ) -> None:
     """``COPY table (columns) FROM STDIN`` of ``rows`` in the session's transaction. A refused
     row raises SQLAlchemy's :class:`IntegrityError` or :class:`DataError`, as an INSERT would."""
-    json_columns = {c for c in columns if _is_json(table, c)}
+    json_columns = _json_columns(table, tuple(columns))
     driver = session.connection().connection.driver_connection
     assert isinstance(driver, psycopg.Connection)
     statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
